@@ -40,7 +40,8 @@ endif
 
 B := build/$(VARIANT)
 LIB_SRC := $(sort $(wildcard src/*/*.c))
-LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(B)/gen/migrations.o
+SQL_FILES := $(sort $(wildcard sql/*.sql))
 UNIT_SRC := $(sort $(wildcard tests/unit/check_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 ITEST_SRC := $(sort $(wildcard tests/integration/check_*.c))
@@ -57,6 +58,14 @@ all: $(B)/engagementd
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(OPT) -c $< -o $@
+
+# Migrations are compiled into the binary (scripts/embed-sql.sh).
+$(B)/gen/migrations.c: $(SQL_FILES) scripts/embed-sql.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-sql.sh $@ $(SQL_FILES)
+
+$(B)/gen/migrations.o: $(B)/gen/migrations.c
 	$(CC) $(BASE_CFLAGS) $(OPT) -c $< -o $@
 
 $(B)/libengagementd.a: $(LIB_OBJ)

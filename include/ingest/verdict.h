@@ -1,0 +1,46 @@
+/*
+ * verdict.h - who produced an open or a click: a person, a privacy proxy
+ * that fetches every image (Apple Mail Privacy Protection and the like), or
+ * a security gateway that follows every link.
+ *
+ * The part decided from the event alone lives here; the part that needs the
+ * message's delivery time (a click within seconds of delivery) is applied
+ * by the store in the ingest transaction, where that time is known whatever
+ * order the events arrive in.
+ */
+#ifndef ENGAGEMENTD_INGEST_VERDICT_H
+#define ENGAGEMENTD_INGEST_VERDICT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "ingest/event.h"
+
+#define VERDICT_MAX_CIDRS 16
+#define VERDICT_MAX_AGENTS 32
+
+struct verdict_rules {
+	/* IPv4 ranges of image proxies that prefetch at delivery */
+	uint32_t cidr_net[VERDICT_MAX_CIDRS];
+	uint32_t cidr_mask[VERDICT_MAX_CIDRS];
+	int cidr_count;
+	/* lower-case user-agent fragments of known link scanners */
+	char *scanner_agents[VERDICT_MAX_AGENTS];
+	int agent_count;
+	int scanner_window_s; /* used by the store, kept here for one place */
+};
+
+/*
+ * Builds rules from comma-separated lists ("17.0.0.0/8", "barracuda,...").
+ * Returns false with err set when a range or the lists are malformed.
+ */
+bool verdict_rules_init(struct verdict_rules *rules, const char *cidrs,
+    const char *agents, int scanner_window_s, struct err *err) MUST_CHECK;
+
+void verdict_rules_free(struct verdict_rules *rules);
+
+/* Sets ev->verdict for opens, clicks and unsubscribes; others get NONE. */
+void verdict_decide(const struct verdict_rules *rules, struct event *ev);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * db.h - the PostgreSQL connection pool and small libpq helpers.
+ *
+ * A fixed number of connections, opened lazily and re-opened when the
+ * server went away, handed out one per unit of work.  Every statement is
+ * parameterised (PQexecParams); SQL error text goes to the log, never to a
+ * client.
+ */
+#ifndef ENGAGEMENTD_STORE_DB_H
+#define ENGAGEMENTD_STORE_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+struct db_pool;
+
+/* Creates a pool of size connections to conninfo; connects nothing yet. */
+struct db_pool *db_pool_new(const char *conninfo, int size,
+    int statement_timeout_ms);
+
+/* Closes every connection and frees the pool.  NULL is accepted. */
+void db_pool_free(struct db_pool *pool);
+
+/*
+ * Borrows a live connection, waiting up to wait_ms for one to be free.
+ * Returns NULL with err set to 503 when none can be had or the database
+ * does not answer.  Give it back with db_pool_release.
+ */
+PGconn *db_pool_acquire(struct db_pool *pool, int wait_ms, struct err *err);
+
+/*
+ * Returns a connection.  broken tells the pool to reset it (after a failed
+ * statement whose cause may be the connection itself).
+ */
+void db_pool_release(struct db_pool *pool, PGconn *conn, bool broken);
+
+/* True when a fresh connection can run SELECT 1. */
+bool db_pool_ping(struct db_pool *pool);
+
+/*
+ * Runs a parameterised statement (text parameters, NULL for SQL NULL).
+ * Returns the result when its status is COMMAND_OK or TUPLES_OK; otherwise
+ * logs what (the statement's name) failed, clears the result, sets err to
+ * 503 and returns NULL.  Caller PQclear()s.
+ */
+PGresult *db_exec(PGconn *conn, const char *what, const char *sql,
+    int nparams, const char *const *params, struct err *err);
+
+/* db_exec for statements without a result; returns false on failure. */
+bool db_command(PGconn *conn, const char *what, const char *sql,
+    int nparams, const char *const *params, struct err *err) MUST_CHECK;
+
+/* True when a failure on conn means the connection itself is gone. */
+bool db_conn_broken(PGconn *conn);
+
+/* The value of row, col as int64 (0 when NULL). */
+int64_t db_int64(const PGresult *res, int row, int col);
+
+/* The value of row, col, or NULL when SQL NULL.  Borrowed from res. */
+const char *db_text(const PGresult *res, int row, int col);
+
+#endif

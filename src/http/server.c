@@ -1,0 +1,606 @@
+/*
+ * server.c - libmicrohttpd set-up and the life of one request.
+ *
+ * accept -> first callback: route lookup, early limits (413, 404, 405)
+ *        -> body callbacks: copy up to the body limit
+ *        -> last callback: the handler runs and answers exactly once
+ *        -> completed callback: access log line, metrics, free
+ *
+ * The URL is kept percent-encoded (identity unescape callback) so that an
+ * encoded '/' inside a contact id cannot change which route matches; path
+ * segments and query values are decoded here, after routing.
+ */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/timeutil.h"
+#include "core/xmalloc.h"
+#include "http/http.h"
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	const struct http_route *routes;
+	struct http_limits limits;
+	unsigned port;
+};
+
+struct http_request {
+	struct http_server *srv;
+	struct MHD_Connection *conn;
+	uint64_t id;
+	const char *method;
+	const struct http_route *route;
+	char *param_names[HTTP_MAX_PARAMS];
+	char *param_values[HTTP_MAX_PARAMS];
+	int param_count;
+	char *body;
+	size_t body_len;
+	bool body_too_large;
+	bool answered;
+	unsigned status;
+	int64_t started_us;
+	int64_t account_id;
+	char *query_cache; /* decoded value returned by the last http_query */
+};
+
+static atomic_uint_fast64_t request_counter;
+
+/* ------------------------------------------------------------------ */
+/* Percent-decoding and routing                                        */
+/* ------------------------------------------------------------------ */
+
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Decodes len bytes of percent-encoding into a fresh string; plus_is_space
+ * for query values.  Returns NULL for a malformed escape or an encoded NUL,
+ * which no identifier may contain.
+ */
+static char *
+percent_decode(const char *text, size_t len, bool plus_is_space)
+{
+	char *out = xmalloc(len + 1);
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] == '%') {
+			int hi, lo;
+
+			if (i + 2 >= len)
+				goto bad;
+			hi = hex_value(text[i + 1]);
+			lo = hex_value(text[i + 2]);
+			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+				goto bad;
+			out[o++] = (char)(hi * 16 + lo);
+			i += 2;
+		} else if (text[i] == '+' && plus_is_space) {
+			out[o++] = ' ';
+		} else {
+			out[o++] = text[i];
+		}
+	}
+	out[o] = '\0';
+	return out;
+bad:
+	free(out);
+	return NULL;
+}
+
+static bool
+method_listed(const char *methods, const char *method)
+{
+	size_t mlen = strlen(method);
+	const char *p = methods;
+
+	while (*p != '\0') {
+		size_t word = strcspn(p, " ");
+
+		if (word == mlen && strncmp(p, method, mlen) == 0)
+			return true;
+		p += word;
+		while (*p == ' ')
+			p++;
+	}
+	return false;
+}
+
+/*
+ * Matches path against pattern; on success fills the request's parameters.
+ * Returns 1 for a match, 0 for none, -1 for a match whose parameter is
+ * badly encoded.
+ */
+static int
+route_match(struct http_request *req, const char *pattern, const char *path)
+{
+	const char *p = pattern, *u = path;
+	int count = 0;
+	char *names[HTTP_MAX_PARAMS], *values[HTTP_MAX_PARAMS];
+
+	while (*p != '\0' && *u != '\0') {
+		size_t plen = strcspn(p, "/"), ulen = strcspn(u, "/");
+
+		if (plen > 2 && p[0] == '{' && p[plen - 1] == '}') {
+			if (ulen == 0 || count == HTTP_MAX_PARAMS)
+				goto no;
+			names[count] = xstrndup(p + 1, plen - 2);
+			values[count] = percent_decode(u, ulen, false);
+			count++;
+			if (values[count - 1] == NULL)
+				goto bad;
+		} else if (plen != ulen || strncmp(p, u, plen) != 0) {
+			goto no;
+		}
+		p += plen;
+		u += ulen;
+		if (*p == '/' && *u == '/') {
+			p++;
+			u++;
+		} else if (*p != *u) {
+			goto no;
+		}
+	}
+	if (*p != '\0' || *u != '\0')
+		goto no;
+	for (int i = 0; i < count; i++) {
+		req->param_names[i] = names[i];
+		req->param_values[i] = values[i];
+	}
+	req->param_count = count;
+	return 1;
+no:
+	for (int i = 0; i < count; i++) {
+		free(names[i]);
+		free(values[i]);
+	}
+	return 0;
+bad:
+	for (int i = 0; i < count; i++) {
+		free(names[i]);
+		free(values[i]);
+	}
+	return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Responses                                                           */
+/* ------------------------------------------------------------------ */
+
+static void
+queue(struct http_request *req, unsigned status, struct MHD_Response *resp)
+{
+	if (resp == NULL) {
+		log_error("could not create a response");
+		return;
+	}
+	if (MHD_queue_response(req->conn, status, resp) != MHD_YES)
+		log_error("could not queue a response with status %u", status);
+	MHD_destroy_response(resp);
+	req->status = status;
+	req->answered = true;
+}
+
+static bool
+claim_answer(struct http_request *req)
+{
+	if (req->answered) {
+		log_error("a second answer to request %llu was dropped",
+		    (unsigned long long)req->id);
+		return false;
+	}
+	return true;
+}
+
+void
+http_respond_text(struct http_request *req, unsigned status,
+    const char *content_type, const char *text, size_t len)
+{
+	struct MHD_Response *resp;
+
+	if (!claim_answer(req))
+		return;
+	resp = MHD_create_response_from_buffer(len, (void *)text,
+	    MHD_RESPMEM_MUST_COPY);
+	if (resp != NULL)
+		MHD_add_response_header(resp, "Content-Type", content_type);
+	queue(req, status, resp);
+}
+
+void
+http_respond_json_header(struct http_request *req, unsigned status,
+    json_t *body, const char *header_name, const char *header_value)
+{
+	struct MHD_Response *resp;
+	char *text;
+
+	if (!claim_answer(req)) {
+		json_decref(body);
+		return;
+	}
+	text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (text == NULL) {
+		log_error("could not encode a response body");
+		text = xstrdup("{\"error\":{\"code\":\"internal\","
+			       "\"message\":\"could not encode the answer\"}}");
+		status = 500;
+	}
+	resp = MHD_create_response_from_buffer(strlen(text), text,
+	    MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(text);
+	} else {
+		MHD_add_response_header(resp, "Content-Type",
+		    "application/json");
+		if (header_name != NULL)
+			MHD_add_response_header(resp, header_name,
+			    header_value);
+	}
+	queue(req, status, resp);
+}
+
+void
+http_respond_json(struct http_request *req, unsigned status, json_t *body)
+{
+	http_respond_json_header(req, status, body, NULL, NULL);
+}
+
+static json_t *
+error_body(const char *code, const char *message)
+{
+	return json_pack("{s:{s:s,s:s}}", "error", "code", code, "message",
+	    message);
+}
+
+void
+http_respond_error(struct http_request *req, unsigned status,
+    const char *code, const char *fmt, ...)
+{
+	char message[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	http_respond_json(req, status, error_body(code, message));
+}
+
+void
+http_respond_err(struct http_request *req, const struct err *err)
+{
+	if (!err_is_set(err)) {
+		http_respond_error(req, 500, "internal", "internal error");
+		return;
+	}
+	http_respond_json(req, (unsigned)err->status,
+	    error_body(err->code, err->message));
+}
+
+void
+http_respond_empty(struct http_request *req, unsigned status)
+{
+	if (!claim_answer(req))
+		return;
+	queue(req, status,
+	    MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT));
+}
+
+/* ------------------------------------------------------------------ */
+/* Accessors                                                           */
+/* ------------------------------------------------------------------ */
+
+const char *
+http_method(const struct http_request *req)
+{
+	return req->method;
+}
+
+const char *
+http_route_pattern(const struct http_request *req)
+{
+	return req->route != NULL ? req->route->pattern : "unmatched";
+}
+
+const char *
+http_param(const struct http_request *req, const char *name)
+{
+	for (int i = 0; i < req->param_count; i++)
+		if (strcmp(req->param_names[i], name) == 0)
+			return req->param_values[i];
+	return NULL;
+}
+
+const char *
+http_query(const struct http_request *req, const char *name)
+{
+	struct http_request *mut = (struct http_request *)req;
+	const char *raw = MHD_lookup_connection_value(req->conn,
+	    MHD_GET_ARGUMENT_KIND, name);
+
+	if (raw == NULL)
+		return NULL;
+	free(mut->query_cache);
+	mut->query_cache = percent_decode(raw, strlen(raw), true);
+	return mut->query_cache;
+}
+
+const char *
+http_header(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *
+http_body(const struct http_request *req, size_t *len)
+{
+	*len = req->body_len;
+	return req->body;
+}
+
+void
+http_set_account(struct http_request *req, int64_t account_id)
+{
+	req->account_id = account_id;
+}
+
+int64_t
+http_account(const struct http_request *req)
+{
+	return req->account_id;
+}
+
+/* ------------------------------------------------------------------ */
+/* libmicrohttpd callbacks                                             */
+/* ------------------------------------------------------------------ */
+
+/* Finds the route for method and url; answers 404/405/400 itself. */
+static void
+route_request(struct http_request *req, const char *url)
+{
+	const struct http_route *r;
+	bool path_known = false;
+
+	for (r = req->srv->routes; r->pattern != NULL; r++) {
+		int m = route_match(req, r->pattern, url);
+
+		if (m < 0) {
+			req->route = r;
+			http_respond_error(req, 400, "bad_path",
+			    "the path has a malformed percent-encoding");
+			return;
+		}
+		if (m == 0)
+			continue;
+		if (method_listed(r->methods, req->method)) {
+			req->route = r;
+			return;
+		}
+		path_known = true;
+		req->route = r;
+		for (int i = 0; i < req->param_count; i++) {
+			free(req->param_names[i]);
+			free(req->param_values[i]);
+		}
+		req->param_count = 0;
+	}
+	if (path_known) {
+		http_respond_error(req, 405, "method_not_allowed",
+		    "method %s is not allowed here", req->method);
+		return;
+	}
+	req->route = NULL;
+	http_respond_error(req, 404, "not_found", "no such resource");
+}
+
+static bool
+content_length_too_large(struct http_request *req)
+{
+	const char *cl = MHD_lookup_connection_value(req->conn,
+	    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return cl != NULL &&
+	    strtoull(cl, NULL, 10) > req->srv->limits.max_body_bytes;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct http_server *srv = cls;
+	struct http_request *req = *con_cls;
+
+	(void)version;
+	if (req == NULL) {
+		req = xcalloc(1, sizeof(*req));
+		req->srv = srv;
+		req->conn = conn;
+		req->method = method;
+		req->started_us = time_mono_us();
+		req->id = atomic_fetch_add(&request_counter, 1) + 1;
+		*con_cls = req;
+		route_request(req, url);
+		if (!req->answered && content_length_too_large(req))
+			http_respond_error(req, 413, "body_too_large",
+			    "the body is larger than %zu bytes",
+			    srv->limits.max_body_bytes);
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		if (req->answered || req->body_too_large)
+			return MHD_YES;
+		if (req->body_len + n > srv->limits.max_body_bytes) {
+			req->body_too_large = true;
+			free(req->body);
+			req->body = NULL;
+			req->body_len = 0;
+			return MHD_YES;
+		}
+		req->body = xrealloc(req->body, req->body_len + n + 1);
+		memcpy(req->body + req->body_len, upload_data, n);
+		req->body_len += n;
+		req->body[req->body_len] = '\0';
+		return MHD_YES;
+	}
+	if (req->answered)
+		return MHD_YES;
+	if (req->body_too_large) {
+		http_respond_error(req, 413, "body_too_large",
+		    "the body is larger than %zu bytes",
+		    srv->limits.max_body_bytes);
+		return MHD_YES;
+	}
+	req->route->handler(req);
+	if (!req->answered) {
+		log_error("handler for %s gave no answer", req->route->pattern);
+		http_respond_error(req, 500, "internal", "internal error");
+	}
+	return MHD_YES;
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *srv = cls;
+	struct http_request *req = *con_cls;
+	int64_t elapsed_us;
+
+	(void)conn;
+	(void)toe;
+	if (req == NULL)
+		return;
+	elapsed_us = time_mono_us() - req->started_us;
+	metrics_request(req->method, http_route_pattern(req), (int)req->status,
+	    elapsed_us);
+	if (srv->limits.access_log) {
+		char id[24], status[16], ms[32];
+
+		snprintf(id, sizeof(id), "=%llu", (unsigned long long)req->id);
+		snprintf(status, sizeof(status), "=%u", req->status);
+		snprintf(ms, sizeof(ms), "=%.3f", (double)elapsed_us / 1000.0);
+		log_kv(LOG_INFO, "request done", "req", id, "method",
+		    req->method, "route", http_route_pattern(req), "status",
+		    status, "ms", ms, NULL);
+	}
+	for (int i = 0; i < req->param_count; i++) {
+		free(req->param_names[i]);
+		free(req->param_values[i]);
+	}
+	free(req->query_cache);
+	free(req->body);
+	free(req);
+	*con_cls = NULL;
+}
+
+/* Keeps the URL as sent; see the file comment. */
+static size_t
+keep_escaped(void *cls, struct MHD_Connection *conn, char *uri)
+{
+	(void)cls;
+	(void)conn;
+	return strlen(uri);
+}
+
+static bool
+parse_listen(const char *listen, struct sockaddr_in *addr, struct err *err)
+{
+	const char *colon = strrchr(listen, ':');
+	char host[64];
+	char *end;
+	long port;
+
+	if (colon == NULL || (size_t)(colon - listen) >= sizeof(host)) {
+		err_set(err, 500, "bad_listen", "listen address \"%s\" is not host:port",
+		    listen);
+		return false;
+	}
+	memcpy(host, listen, (size_t)(colon - listen));
+	host[colon - listen] = '\0';
+	port = strtol(colon + 1, &end, 10);
+	memset(addr, 0, sizeof(*addr));
+	addr->sin_family = AF_INET;
+	addr->sin_port = htons((uint16_t)port);
+	if (*end != '\0' || port < 0 || port > 65535 ||
+	    (strcmp(host, "localhost") == 0
+		    ? inet_pton(AF_INET, "127.0.0.1", &addr->sin_addr) != 1
+		    : inet_pton(AF_INET, host, &addr->sin_addr) != 1)) {
+		err_set(err, 500, "bad_listen",
+		    "listen address \"%s\" is not an IPv4 host:port", listen);
+		return false;
+	}
+	return true;
+}
+
+struct http_server *
+http_server_start(const char *listen, const struct http_route *routes,
+    const struct http_limits *limits, struct err *err)
+{
+	struct http_server *srv;
+	struct sockaddr_in addr;
+	const union MHD_DaemonInfo *info;
+
+	if (!parse_listen(listen, &addr, err))
+		return NULL;
+	srv = xcalloc(1, sizeof(*srv));
+	srv->routes = routes;
+	srv->limits = *limits;
+	srv->daemon = MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ITC |
+		MHD_USE_TURBO,
+	    0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
+	    (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
+	    (unsigned)limits->threads, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)limits->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)limits->connection_timeout_s,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+	    MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U, MHD_OPTION_END);
+	if (srv->daemon == NULL) {
+		err_set(err, 500, "listen_failed", "could not listen on %s",
+		    listen);
+		free(srv);
+		return NULL;
+	}
+	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = info != NULL ? info->port : ntohs(addr.sin_port);
+	return srv;
+}
+
+unsigned
+http_server_port(const struct http_server *srv)
+{
+	return srv->port;
+}
+
+void
+http_server_stop(struct http_server *srv)
+{
+	if (srv == NULL)
+		return;
+	MHD_quiesce_daemon(srv->daemon);
+	MHD_stop_daemon(srv->daemon);
+	free(srv);
+}

@@ -1,0 +1,214 @@
+/*
+ * db.c - connection pool and libpq helpers (see include/store/db.h).
+ *
+ * Connections are opened on first use, not at start, so the service can
+ * start (and answer /healthz) while PostgreSQL is still down; /readyz says
+ * when it is not ready.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/xmalloc.h"
+#include "store/db.h"
+
+struct db_pool {
+	char *conninfo;
+	int size;
+	int statement_timeout_ms;
+	pthread_mutex_t lock;
+	pthread_cond_t freed;
+	PGconn **idle; /* stack of idle slots; NULL entries are unopened */
+	int idle_count;
+};
+
+struct db_pool *
+db_pool_new(const char *conninfo, int size, int statement_timeout_ms)
+{
+	struct db_pool *pool = xcalloc(1, sizeof(*pool));
+
+	pool->conninfo = xstrdup(conninfo);
+	pool->size = size < 1 ? 1 : size;
+	pool->statement_timeout_ms = statement_timeout_ms;
+	pool->idle = xcalloc((size_t)pool->size, sizeof(PGconn *));
+	pool->idle_count = pool->size;
+	pthread_mutex_init(&pool->lock, NULL);
+	pthread_cond_init(&pool->freed, NULL);
+	return pool;
+}
+
+void
+db_pool_free(struct db_pool *pool)
+{
+	if (pool == NULL)
+		return;
+	for (int i = 0; i < pool->idle_count; i++)
+		if (pool->idle[i] != NULL)
+			PQfinish(pool->idle[i]);
+	pthread_mutex_destroy(&pool->lock);
+	pthread_cond_destroy(&pool->freed);
+	free(pool->idle);
+	free(pool->conninfo);
+	free(pool);
+}
+
+static void
+quiet_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+static PGconn *
+open_connection(struct db_pool *pool)
+{
+	PGconn *conn = PQconnectdb(pool->conninfo);
+	char timeout[32];
+	const char *params[1] = { timeout };
+	PGresult *res;
+
+	if (PQstatus(conn) != CONNECTION_OK) {
+		log_warning("could not connect to the database: %s",
+		    PQerrorMessage(conn));
+		PQfinish(conn);
+		metrics_add(METRIC_DB_ERRORS, 1);
+		return NULL;
+	}
+	PQsetNoticeProcessor(conn, quiet_notice, NULL);
+	snprintf(timeout, sizeof(timeout), "%d", pool->statement_timeout_ms);
+	res = PQexecParams(conn,
+	    "SELECT set_config('statement_timeout', $1, false), "
+	    "set_config('timezone', 'UTC', false)",
+	    1, NULL, params, NULL, NULL, 0);
+	PQclear(res);
+	return conn;
+}
+
+PGconn *
+db_pool_acquire(struct db_pool *pool, int wait_ms, struct err *err)
+{
+	struct timespec deadline;
+	PGconn *conn;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += wait_ms / 1000;
+	deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&pool->lock);
+	while (pool->idle_count == 0) {
+		if (pthread_cond_timedwait(&pool->freed, &pool->lock,
+			&deadline) == ETIMEDOUT) {
+			pthread_mutex_unlock(&pool->lock);
+			err_set(err, 503, "database_unavailable",
+			    "the database is busy; try again");
+			return NULL;
+		}
+	}
+	conn = pool->idle[--pool->idle_count];
+	pthread_mutex_unlock(&pool->lock);
+
+	if (conn != NULL && PQstatus(conn) != CONNECTION_OK) {
+		PQfinish(conn);
+		conn = NULL;
+	}
+	if (conn == NULL)
+		conn = open_connection(pool);
+	if (conn == NULL) {
+		db_pool_release(pool, NULL, false);
+		err_set(err, 503, "database_unavailable",
+		    "the database is unavailable; try again");
+		return NULL;
+	}
+	return conn;
+}
+
+void
+db_pool_release(struct db_pool *pool, PGconn *conn, bool broken)
+{
+	if (conn != NULL && (broken || PQstatus(conn) != CONNECTION_OK ||
+		PQtransactionStatus(conn) != PQTRANS_IDLE)) {
+		PQfinish(conn);
+		conn = NULL;
+	}
+	pthread_mutex_lock(&pool->lock);
+	pool->idle[pool->idle_count++] = conn;
+	pthread_cond_signal(&pool->freed);
+	pthread_mutex_unlock(&pool->lock);
+}
+
+bool
+db_pool_ping(struct db_pool *pool)
+{
+	struct err err = { 0 };
+	PGconn *conn = db_pool_acquire(pool, 1000, &err);
+	PGresult *res;
+	bool ok;
+
+	if (conn == NULL)
+		return false;
+	res = PQexec(conn, "SELECT 1");
+	ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+	PQclear(res);
+	db_pool_release(pool, conn, !ok);
+	return ok;
+}
+
+PGresult *
+db_exec(PGconn *conn, const char *what, const char *sql, int nparams,
+    const char *const *params, struct err *err)
+{
+	PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL,
+	    NULL, 0);
+	ExecStatusType st = PQresultStatus(res);
+
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return res;
+	log_kv(LOG_ERROR, "could not run a statement", "statement", what,
+	    "error",
+	    res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(conn),
+	    NULL);
+	metrics_add(METRIC_DB_ERRORS, 1);
+	PQclear(res);
+	err_set(err, 503, "database_unavailable",
+	    "the database could not complete the request; try again");
+	return NULL;
+}
+
+bool
+db_command(PGconn *conn, const char *what, const char *sql, int nparams,
+    const char *const *params, struct err *err)
+{
+	PGresult *res = db_exec(conn, what, sql, nparams, params, err);
+
+	PQclear(res);
+	return res != NULL;
+}
+
+bool
+db_conn_broken(PGconn *conn)
+{
+	return conn == NULL || PQstatus(conn) != CONNECTION_OK;
+}
+
+int64_t
+db_int64(const PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		return 0;
+	return strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+const char *
+db_text(const PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		return NULL;
+	return PQgetvalue(res, row, col);
+}
