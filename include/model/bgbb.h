@@ -36,28 +36,28 @@ double bgbb_loglik_grouped(const struct bgbb_params *p,
     const struct bgbb_pattern *patterns, size_t count);
 
 /* P(alive at message n + m | data), m >= 1; bgbb_p_alive is m = 1. */
-double bgbb_p_alive_at(const struct bgbb_params *p, int x, int t_x, int n,
-    int m);
+double bgbb_p_alive_at(
+    const struct bgbb_params *p, int x, int t_x, int n, int m);
 double bgbb_p_alive(const struct bgbb_params *p, int x, int t_x, int n);
 
 /* P(message n + k is opened | data), k >= 1. */
-double bgbb_p_open_at(const struct bgbb_params *p, int x, int t_x, int n,
-    int k);
+double bgbb_p_open_at(
+    const struct bgbb_params *p, int x, int t_x, int n, int k);
 
 /* Expected opens among the next horizon messages, E[X(n, n + horizon)]. */
-double bgbb_expected_opens(const struct bgbb_params *p, int x, int t_x, int n,
-    int horizon);
+double bgbb_expected_opens(
+    const struct bgbb_params *p, int x, int t_x, int n, int horizon);
 
 /* P(none of the next horizon messages is opened | data). */
-double bgbb_p_no_opens(const struct bgbb_params *p, int x, int t_x, int n,
-    int horizon);
+double bgbb_p_no_opens(
+    const struct bgbb_params *p, int x, int t_x, int n, int horizon);
 
 /*
  * P(at least one of the next horizon messages is opened | data), summed
  * directly, so it keeps its relative accuracy when it is tiny.
  */
-double bgbb_p_any_open(const struct bgbb_params *p, int x, int t_x, int n,
-    int horizon);
+double bgbb_p_any_open(
+    const struct bgbb_params *p, int x, int t_x, int n, int horizon);
 
 /* E[p | data], the posterior mean open propensity (alive or not). */
 double bgbb_posterior_p(const struct bgbb_params *p, int x, int t_x, int n);
