@@ -5,7 +5,10 @@
  * Every key [section] name can be set as ENGAGEMENTD_<SECTION>_<NAME> in
  * upper case; the environment wins over the file.  The contract's short
  * names ENGAGEMENTD_LISTEN, ENGAGEMENTD_DATABASE_URL, ENGAGEMENTD_API_KEY and
- * ENGAGEMENTD_LOG_LEVEL are aliases kept for compatibility.
+ * ENGAGEMENTD_LOG_LEVEL are aliases kept for compatibility; when an alias and
+ * the per-key name are both set, the per-key name wins.
+ *
+ * After config_load every string field is non-NULL: "" when unset.
  * config.example.ini lists every key with its default; `engagementd
  * --help-config` prints the same table.
  */
@@ -102,7 +105,15 @@ void config_free(struct config *cfg);
 /* Writes the key table with defaults and meanings, as INI, to out. */
 void config_print_table(FILE *out);
 
-/* The section name of a sender ("sendgrid", ...). */
+/*
+ * Writes the value of [section] name in cfg as INI text into buf (secrets
+ * included: the caller decides what may be shown).  False for an unknown
+ * key.  Used to compare configurations and to log changed keys.
+ */
+bool config_format_value(const struct config *cfg, const char *section,
+    const char *name, char *buf, size_t buflen);
+
+/* The section name of a sender ("sendgrid", ...); NULL when out of range. */
 const char *config_sender_name(enum config_sender_id id);
 
 #endif

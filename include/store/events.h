@@ -1,0 +1,53 @@
+/*
+ * events.h - the write path's SQL: stage a batch, merge it into events,
+ * messages and contact summaries, all inside the caller's transaction.
+ *
+ * The merge is set-based and recomputes each touched message and contact
+ * from the stored events, so duplicates, late and out-of-order events all
+ * end in the same state as one clean, ordered delivery would.
+ */
+#ifndef ENGAGEMENTD_STORE_EVENTS_H
+#define ENGAGEMENTD_STORE_EVENTS_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "ingest/event.h"
+#include "model/model.h"
+
+struct store_write_counts {
+	size_t stored;     /* new event rows */
+	size_t duplicates; /* events already stored (or twice in the batch) */
+	size_t erased;     /* events for erased contacts, dropped on purpose */
+};
+
+/* One contact touched by a write, with what the model needs. */
+struct store_touched {
+	int64_t contact_pk;
+	struct model_summary summary;
+};
+
+/*
+ * Stages batch (verdicts already decided) and merges it.  provider is
+ * "native" or a sender name; scanner_window_s is the click-after-delivery
+ * window; now_ms the service clock.  Must run inside BEGIN ... COMMIT on
+ * conn.  On success fills counts and *touched (an array of *touched_count
+ * contacts, caller frees).
+ */
+bool store_events_merge(PGconn *conn, int64_t account_id,
+    const char *provider, const struct event_batch *batch,
+    int scanner_window_s, int64_t now_ms, struct store_write_counts *counts,
+    struct store_touched **touched, size_t *touched_count,
+    struct err *err) MUST_CHECK;
+
+/* Writes each touched contact's band (parallel arrays). */
+bool store_bands_update(PGconn *conn, int64_t account_id,
+    const int64_t *contact_pks, const int *bands, size_t count,
+    struct err *err) MUST_CHECK;
+
+/* Parses the contacts.history text into summary->history. */
+void store_history_parse(const char *text, struct model_summary *summary);
+
+#endif

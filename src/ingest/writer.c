@@ -1,0 +1,130 @@
+/*
+ * writer.c - commits one request's events (see include/ingest/ingest.h).
+ *
+ * The order inside the transaction matters: the store merges the batch and
+ * hands back every touched contact's new summary; the bands computed from
+ * those with the account's model are written before COMMIT, so a listing by
+ * band never sees a contact in a band its summary no longer supports.
+ */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/timeutil.h"
+#include "core/xmalloc.h"
+#include "ingest/ingest.h"
+#include "store/db.h"
+#include "store/events.h"
+#include "store/fits.h"
+
+/* Keeps the network part of an address: /24 for IPv4, /48 for IPv6. */
+static void
+truncate_ip(char *ip)
+{
+	unsigned char addr[16];
+
+	if (inet_pton(AF_INET, ip, addr) == 1) {
+		addr[3] = 0;
+		inet_ntop(AF_INET, addr, ip, (socklen_t)strlen(ip) + 1);
+	} else if (inet_pton(AF_INET6, ip, addr) == 1) {
+		char out[INET6_ADDRSTRLEN];
+
+		memset(addr + 6, 0, 10);
+		if (inet_ntop(AF_INET6, addr, out, sizeof(out)) != NULL &&
+		    strlen(out) <= strlen(ip))
+			strcpy(ip, out);
+	} else {
+		ip[0] = '\0';
+	}
+}
+
+static void
+prepare_events(struct ingest *ing, struct event_batch *batch)
+{
+	for (size_t i = 0; i < batch->count; i++) {
+		struct event *ev = &batch->items[i];
+
+		/* verdicts need the full address; privacy rules apply after */
+		verdict_decide(&ing->rules, ev);
+		if (ev->ip == NULL)
+			continue;
+		if (!ing->store_ip) {
+			free(ev->ip);
+			ev->ip = NULL;
+		} else if (ing->truncate_ip) {
+			truncate_ip(ev->ip);
+		}
+	}
+}
+
+static bool
+write_bands(struct ingest *ing, PGconn *conn, int64_t account_id,
+    const struct store_touched *touched, size_t count, struct err *err)
+{
+	struct model_params params;
+	int64_t *pks = xcalloc(count, sizeof(*pks));
+	int *bands = xcalloc(count, sizeof(*bands));
+	bool ok;
+
+	fits_params(ing->pool, account_id, &params);
+	for (size_t i = 0; i < count; i++) {
+		struct model_score score;
+
+		model_score(&params, &ing->thresholds, &touched[i].summary,
+		    &score);
+		pks[i] = touched[i].contact_pk;
+		bands[i] = (int)score.band;
+	}
+	ok = store_bands_update(conn, account_id, pks, bands, count, err);
+	free(pks);
+	free(bands);
+	return ok;
+}
+
+static bool
+run_plain(PGconn *conn, const char *sql, struct err *err)
+{
+	return db_command(conn, sql, sql, 0, NULL, err);
+}
+
+bool
+ingest_write(struct ingest *ing, int64_t account_id, const char *provider,
+    struct event_batch *batch, struct ingest_result *result, struct err *err)
+{
+	struct store_write_counts counts;
+	struct store_touched *touched = NULL;
+	size_t touched_count = 0;
+	PGconn *conn;
+	bool ok = false;
+
+	memset(result, 0, sizeof(*result));
+	result->ignored = batch->ignored;
+	if (batch->count == 0)
+		return true;
+	prepare_events(ing, batch);
+	conn = db_pool_acquire(ing->pool, 5000, err);
+	if (conn == NULL)
+		return false;
+	if (!run_plain(conn, "BEGIN", err))
+		goto out;
+	if (!store_events_merge(conn, account_id, provider, batch,
+		ing->rules.scanner_window_s, time_now_ms(), &counts, &touched,
+		&touched_count, err) ||
+	    !write_bands(ing, conn, account_id, touched, touched_count, err) ||
+	    !run_plain(conn, "COMMIT", err))
+		goto out;
+	result->accepted = counts.stored;
+	result->duplicates = counts.duplicates;
+	metrics_add(METRIC_EVENTS_ACCEPTED, counts.stored);
+	metrics_add(METRIC_EVENTS_DUPLICATE, counts.duplicates);
+	metrics_add(METRIC_EVENTS_IGNORED, batch->ignored + counts.erased);
+	ok = true;
+out:
+	if (!ok && PQtransactionStatus(conn) != PQTRANS_IDLE)
+		PQclear(PQexec(conn, "ROLLBACK"));
+	db_pool_release(ing->pool, conn, !ok && db_conn_broken(conn));
+	free(touched);
+	return ok;
+}
