@@ -763,7 +763,7 @@ type_hint(const struct config_key *key, char *buf, size_t len)
 		return key->flags & KEY_SECRET ? "secret string" : "string";
 	case KEY_INT:
 	case KEY_INT64:
-		snprintf(buf, len, "integer %.15g..%.15g", key->min, key->max);
+		snprintf(buf, len, "integer %.0f..%.0f", key->min, key->max);
 		return buf;
 	case KEY_DOUBLE:
 		snprintf(buf, len, "number %.15g..%.15g", key->min, key->max);
@@ -793,9 +793,9 @@ config_print_table(FILE *out)
 			if (strcmp(key->section, config_sections[s].name) != 0)
 				continue;
 			env_name_of(key, var, sizeof(var));
-			fprintf(out, "; %s (%s; %s)\n%s = %s\n", key->help,
-			    type_hint(key, hint, sizeof(hint)), var, key->name,
-			    key->def);
+			fprintf(out, "; %s\n;   %s, or env %s\n%s =%s%s\n",
+			    key->help, type_hint(key, hint, sizeof(hint)), var,
+			    key->name, key->def[0] != '\0' ? " " : "", key->def);
 		}
 	}
 }

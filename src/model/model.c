@@ -32,6 +32,13 @@
 #define CONF_MEDIUM_N 10
 #define CONF_HIGH_N 40
 
+/*
+ * XXX: bounds the walk of bgbb_envelope for very long lives; the peak has
+ * always been within a few steps of x in our checks, and a cut walk only
+ * gives up some monotonicity, never a wrong number.
+ */
+#define MODEL_ENVELOPE_STEPS 1024
+
 void
 model_params_default(struct model_params *params)
 {
@@ -161,6 +168,49 @@ recommendation_of(const struct model_summary *s, enum model_band band)
 	abort(); /* an enum value this file does not know is a bug */
 }
 
+/*
+ * BG/BB's next-open probability and P(no open in horizon), made monotone in
+ * the opens.  BG/BB itself is not: one more open before the last one raises
+ * the estimate of p, which makes the silence since then stronger evidence
+ * of drop-out, and P(open next) can fall (199 opens then one miss leaves
+ * P(alive) at 0.53).  The scorecard promises that more opens never make a
+ * contact look worse, so BG/BB is asked about the best case among the
+ * contacts with the same n and t_x but fewer opens, and about the contact
+ * who never opened; more opens only widen that set.  e(x', t_x, n) rises
+ * then falls in x' (and P0 falls then rises), so walking down from x until
+ * the value stops improving finds the best case.
+ */
+static void
+bgbb_envelope(const struct bgbb_params *bp, int x, int t_x, int n,
+    int horizon, double *e1, double *p0)
+{
+	double e = bgbb_expected_opens(bp, x, t_x, n, 1);
+	double z = bgbb_p_no_opens(bp, x, t_x, n, horizon);
+	double v;
+	int k, steps;
+
+	for (k = x - 1, steps = 0; k >= 1 && steps < MODEL_ENVELOPE_STEPS;
+	     k--, steps++) {
+		v = bgbb_expected_opens(bp, k, t_x, n, 1);
+		if (v <= e)
+			break;
+		e = v;
+	}
+	for (k = x - 1, steps = 0; k >= 1 && steps < MODEL_ENVELOPE_STEPS;
+	     k--, steps++) {
+		v = bgbb_p_no_opens(bp, k, t_x, n, horizon);
+		if (v >= z)
+			break;
+		z = v;
+	}
+	if (x > 0) {
+		e = fmax(e, bgbb_expected_opens(bp, 0, 0, n, 1));
+		z = fmin(z, bgbb_p_no_opens(bp, 0, 0, n, horizon));
+	}
+	*e1 = e;
+	*p0 = z;
+}
+
 void
 model_score(const struct model_params *params,
     const struct model_thresholds *th, const struct model_summary *summary,
@@ -170,17 +220,16 @@ model_score(const struct model_params *params,
 		params->delta };
 	struct forget_params fp = { params->prior_a, params->prior_b,
 		params->half_life };
-	double w = clamp01(params->bgbb_weight), fa, fb, rate, none;
+	double w = clamp01(params->bgbb_weight), fa, fb, e1, p0, rate, none;
 	int x, t_x, n, len = sane_history_len(summary);
 	int horizon = th->risk_horizon > 0 ? th->risk_horizon : 1;
 
 	sane_counts(summary, &x, &t_x, &n);
 	forget_posterior(&fp, summary->history, len, &fa, &fb);
+	bgbb_envelope(&bp, x, t_x, n, horizon, &e1, &p0);
 
-	rate = w * bgbb_expected_opens(&bp, x, t_x, n, 1) +
-	    (1.0 - w) * forget_mean(fa, fb);
-	none = w * bgbb_p_no_opens(&bp, x, t_x, n, horizon) +
-	    (1.0 - w) * forget_p_no_opens(fa, fb, horizon);
+	rate = w * e1 + (1.0 - w) * forget_mean(fa, fb);
+	none = w * p0 + (1.0 - w) * forget_p_no_opens(fa, fb, horizon);
 
 	memset(out, 0, sizeof(*out));
 	out->predicted_open_rate = clamp01(rate);
