@@ -62,4 +62,15 @@ double bgbb_p_any_open(
 /* E[p | data], the posterior mean open propensity (alive or not). */
 double bgbb_posterior_p(const struct bgbb_params *p, int x, int t_x, int n);
 
+/*
+ * The next-open probability (e1) and P(no opens in horizon) (p0), made
+ * monotone in the opens: the best of bgbb_expected_opens and
+ * bgbb_p_no_opens over the contacts with the same n and t_x and at most x
+ * opens, and over the contact with no open at all.  Flipping any unopened
+ * message to opened never lowers e1 and never raises p0; one more silent
+ * message never lowers p0.  The scorecard uses these.
+ */
+void bgbb_envelope(const struct bgbb_params *p, int x, int t_x, int n,
+    int horizon, double *e1, double *p0);
+
 #endif

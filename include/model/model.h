@@ -34,8 +34,8 @@ struct model_summary {
 	 */
 	uint8_t history[MODEL_HISTORY_MAX];
 	int history_len;
-	int clicks;       /* human clicks, any message */
-	bool suppressed;  /* hard bounce, unsubscribe or complaint seen */
+	int clicks;      /* human clicks, any message */
+	bool suppressed; /* hard bounce, unsubscribe or complaint seen */
 };
 
 /* The parameters fitted for one account, or the documented defaults. */
@@ -51,14 +51,14 @@ struct model_params {
 
 /* Configurable cut-offs; model_thresholds_default gives the documented ones. */
 struct model_thresholds {
-	int min_observable;    /* fewer observable messages and no click: gray */
-	double green_score;    /* score >= this: green */
-	double yellow_score;   /* >= this: yellow */
-	double orange_score;   /* >= this: orange; below: red */
-	double risk_medium;    /* risk meter >= this: medium */
-	double risk_elevated;  /* >= this: elevated */
-	double risk_high;      /* >= this: high */
-	int risk_horizon;      /* messages the risk meter looks ahead (5) */
+	int min_observable;   /* fewer observable messages and no click: gray */
+	double green_score;   /* score >= this: green */
+	double yellow_score;  /* >= this: yellow */
+	double orange_score;  /* >= this: orange; below: red */
+	double risk_medium;   /* risk meter >= this: medium */
+	double risk_elevated; /* >= this: elevated */
+	double risk_high;     /* >= this: high */
+	int risk_horizon;     /* messages the risk meter looks ahead (5) */
 };
 
 enum model_band { BAND_GREEN, BAND_YELLOW, BAND_ORANGE, BAND_RED, BAND_GRAY };
@@ -78,8 +78,8 @@ enum model_trend { TREND_RISING, TREND_STEADY, TREND_FALLING };
 struct model_score {
 	double predicted_open_rate; /* expected opens in the next message */
 	double p_alive;             /* BG/BB probability still engaged */
-	double risk;                /* 0..100: P(no human open in next horizon) */
-	double score;               /* 0..100 */
+	double risk;  /* 0..100: P(no human open in next horizon) */
+	double score; /* 0..100 */
 	enum model_band band;
 	enum model_recommendation recommendation;
 	enum model_confidence confidence;
@@ -109,14 +109,14 @@ bool model_band_parse(const char *name, enum model_band *out);
 
 /* What a fit reports, stored beside the parameters. */
 struct model_fit_report {
-	double loglik;          /* BG/BB sequence log-likelihood (no constant) */
-	size_t contacts;        /* summaries used */
-	size_t patterns;        /* distinct (x, t_x, n) */
+	double loglik;   /* BG/BB sequence log-likelihood (no constant) */
+	size_t contacts; /* summaries used */
+	size_t patterns; /* distinct (x, t_x, n) */
 	int iterations;
-	bool used_defaults;     /* too little data: defaults kept */
-	double bgbb_logloss;    /* one-step-ahead log loss per message */
+	bool used_defaults;  /* too little data: defaults kept */
+	double bgbb_logloss; /* one-step-ahead log loss per message */
 	double forget_logloss;
-	char chosen[64];        /* "bgbb", "forgetting" or "blend", and why */
+	char chosen[64]; /* "bgbb", "forgetting" or "blend", and why */
 };
 
 /*

@@ -80,8 +80,9 @@ forget_logloss(const struct forget_params *p,
 		int i;
 
 		for (i = 0; i < series[k].len; i++) {
-			double q = clamp_prob((p->prior_a + so) /
-			    (p->prior_a + p->prior_b + so + sm));
+			double q =
+			    clamp_prob((p->prior_a + so) /
+				       (p->prior_a + p->prior_b + so + sm));
 			int y = series[k].y[i] != 0;
 
 			loss -= y ? log(q) : log1p(-q);

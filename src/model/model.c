@@ -32,13 +32,6 @@
 #define CONF_MEDIUM_N 10
 #define CONF_HIGH_N 40
 
-/*
- * XXX: bounds the walk of bgbb_envelope for very long lives; the peak has
- * always been within a few steps of x in our checks, and a cut walk only
- * gives up some monotonicity, never a wrong number.
- */
-#define MODEL_ENVELOPE_STEPS 1024
-
 void
 model_params_default(struct model_params *params)
 {
@@ -90,8 +83,8 @@ sane_history_len(const struct model_summary *s)
 {
 	if (s->history_len < 0)
 		return 0;
-	return s->history_len > MODEL_HISTORY_MAX ? MODEL_HISTORY_MAX :
-						    s->history_len;
+	return s->history_len > MODEL_HISTORY_MAX ? MODEL_HISTORY_MAX
+						  : s->history_len;
 }
 
 static double
@@ -168,49 +161,6 @@ recommendation_of(const struct model_summary *s, enum model_band band)
 	abort(); /* an enum value this file does not know is a bug */
 }
 
-/*
- * BG/BB's next-open probability and P(no open in horizon), made monotone in
- * the opens.  BG/BB itself is not: one more open before the last one raises
- * the estimate of p, which makes the silence since then stronger evidence
- * of drop-out, and P(open next) can fall (199 opens then one miss leaves
- * P(alive) at 0.53).  The scorecard promises that more opens never make a
- * contact look worse, so BG/BB is asked about the best case among the
- * contacts with the same n and t_x but fewer opens, and about the contact
- * who never opened; more opens only widen that set.  e(x', t_x, n) rises
- * then falls in x' (and P0 falls then rises), so walking down from x until
- * the value stops improving finds the best case.
- */
-static void
-bgbb_envelope(const struct bgbb_params *bp, int x, int t_x, int n,
-    int horizon, double *e1, double *p0)
-{
-	double e = bgbb_expected_opens(bp, x, t_x, n, 1);
-	double z = bgbb_p_no_opens(bp, x, t_x, n, horizon);
-	double v;
-	int k, steps;
-
-	for (k = x - 1, steps = 0; k >= 1 && steps < MODEL_ENVELOPE_STEPS;
-	     k--, steps++) {
-		v = bgbb_expected_opens(bp, k, t_x, n, 1);
-		if (v <= e)
-			break;
-		e = v;
-	}
-	for (k = x - 1, steps = 0; k >= 1 && steps < MODEL_ENVELOPE_STEPS;
-	     k--, steps++) {
-		v = bgbb_p_no_opens(bp, k, t_x, n, horizon);
-		if (v >= z)
-			break;
-		z = v;
-	}
-	if (x > 0) {
-		e = fmax(e, bgbb_expected_opens(bp, 0, 0, n, 1));
-		z = fmin(z, bgbb_p_no_opens(bp, 0, 0, n, horizon));
-	}
-	*e1 = e;
-	*p0 = z;
-}
-
 void
 model_score(const struct model_params *params,
     const struct model_thresholds *th, const struct model_summary *summary,
@@ -235,7 +185,8 @@ model_score(const struct model_params *params,
 	out->predicted_open_rate = clamp01(rate);
 	out->p_alive = clamp01(bgbb_p_alive(&bp, x, t_x, n));
 	out->risk = 100.0 * clamp01(none);
-	out->score = 50.0 * fmin(1.0, out->predicted_open_rate / MODEL_RATE_FULL) +
+	out->score =
+	    50.0 * fmin(1.0, out->predicted_open_rate / MODEL_RATE_FULL) +
 	    0.5 * (100.0 - out->risk);
 	out->band = band_of(th, summary, out->score);
 	out->recommendation = recommendation_of(summary, out->band);
@@ -277,8 +228,8 @@ model_status_name(enum model_band band)
 }
 
 const char *
-model_risk_label(const struct model_thresholds *th,
-    const struct model_score *score)
+model_risk_label(
+    const struct model_thresholds *th, const struct model_score *score)
 {
 	if (score->band == BAND_GRAY)
 		return "unknown";

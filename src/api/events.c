@@ -1,0 +1,297 @@
+/*
+ * events.c - the write resources: native events and the mail senders'
+ * webhooks.  Both end in ingest_write, which commits before we answer.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/api.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/timeutil.h"
+#include "senders/sender.h"
+#include "store/db.h"
+#include "store/fits.h"
+#include "store/keys.h"
+
+/* Seconds a client is told to wait when the database cannot commit. */
+#define RETRY_AFTER_S "5"
+
+static bool
+is_json_content_type(const char *ct)
+{
+	size_t len;
+
+	if (ct == NULL)
+		return false;
+	len = strcspn(ct, ";");
+	while (len > 0 && ct[len - 1] == ' ')
+		len--;
+	return len == strlen("application/json") &&
+	    strncasecmp(ct, "application/json", len) == 0;
+}
+
+static void
+respond_unavailable(struct http_request *req, const struct err *err)
+{
+	json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code",
+	    err->code[0] != '\0' ? err->code : "database_unavailable",
+	    "message",
+	    err->message[0] != '\0' ? err->message
+				    : "the database is unavailable");
+
+	http_respond_json_header(req, 503, body, "Retry-After",
+	    RETRY_AFTER_S);
+}
+
+static json_t *
+rejections_json(const struct ingest_rejection *rej, size_t count)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < count; i++)
+		json_array_append_new(list,
+		    json_pack("{s:I,s:s}", "index", (json_int_t)rej[i].index,
+			"error", rej[i].error));
+	return list;
+}
+
+void
+api_events_post(struct http_request *req)
+{
+	struct event_batch batch = { 0 };
+	struct ingest_rejection *rejected = NULL;
+	struct ingest_result result;
+	struct err err = { 0 };
+	size_t rejected_count = 0, len;
+	const char *body;
+
+	if (!api_authenticate_or_respond(req))
+		return;
+	if (!is_json_content_type(http_header(req, "Content-Type"))) {
+		http_respond_error(req, 415, "unsupported_media_type",
+		    "events must be sent as application/json");
+		return;
+	}
+	body = http_body(req, &len);
+	if (!ingest_parse_native(body, len, api_ctx->ingest.max_batch_events,
+		&batch, &rejected, &rejected_count, &err)) {
+		metrics_add(METRIC_EVENTS_REJECTED, 1);
+		http_respond_err(req, &err);
+		goto out;
+	}
+	metrics_add(METRIC_EVENTS_REJECTED, rejected_count);
+	if (batch.count == 0) {
+		json_t *e = json_pack("{s:{s:s,s:s,s:o}}", "error", "code",
+		    "invalid_events", "message", "no event in the request is valid",
+		    "rejected", rejections_json(rejected, rejected_count));
+
+		http_respond_json(req, 400, e);
+		goto out;
+	}
+	if (!ingest_write(&api_ctx->ingest, http_account(req), "native",
+		&batch, &result, &err)) {
+		respond_unavailable(req, &err);
+		goto out;
+	}
+	http_respond_json(req, 202,
+	    json_pack("{s:I,s:I,s:o}", "accepted", (json_int_t)result.accepted,
+		"duplicates", (json_int_t)result.duplicates, "rejected",
+		rejections_json(rejected, rejected_count)));
+out:
+	event_batch_clear(&batch);
+	free(rejected);
+}
+
+static const char *
+request_header(const void *ctx, const char *name)
+{
+	return http_header((const struct http_request *)ctx, name);
+}
+
+static void
+secrets_from_config(const struct config_sender *cs, struct sender_secrets *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->public_key = cs->public_key;
+	s->signing_key = cs->signing_key;
+	s->signed_url = cs->signed_url;
+	s->cert_dir = cs->cert_dir;
+	s->topic_arn = cs->topic_arn;
+	s->username = cs->username;
+	s->password = cs->password;
+	s->token = cs->token;
+	s->replay_window_s = cs->replay_window_s;
+}
+
+static int
+sender_config_index(const char *name)
+{
+	for (int i = 0; i < CFG_SENDER_COUNT; i++)
+		if (strcmp(config_sender_name((enum config_sender_id)i), name) ==
+		    0)
+			return i;
+	return -1;
+}
+
+/* The account a webhook path names; the default account when none. */
+static bool
+webhook_account_or_respond(struct http_request *req, int64_t *account)
+{
+	const char *name = http_param(req, "account");
+	struct err err = { 0 };
+	PGconn *conn;
+	int found;
+
+	*account = 1;
+	if (name == NULL)
+		return true;
+	conn = db_pool_acquire(api_ctx->pool, 2000, &err);
+	if (conn == NULL) {
+		respond_unavailable(req, &err);
+		return false;
+	}
+	found = keys_account_id(conn, name, account, &err);
+	db_pool_release(api_ctx->pool, conn, found < 0);
+	if (found < 0)
+		respond_unavailable(req, &err);
+	else if (found == 0)
+		http_respond_error(req, 404, "not_found", "no such account");
+	return found == 1;
+}
+
+/* Drops events that fail the common validation; returns how many. */
+static size_t
+drop_invalid(struct event_batch *batch)
+{
+	size_t kept = 0, dropped = 0;
+
+	for (size_t i = 0; i < batch->count; i++) {
+		char why[160];
+
+		if (ingest_validate(&batch->items[i], why, sizeof(why))) {
+			batch->items[kept++] = batch->items[i];
+		} else {
+			log_kv(LOG_WARNING, "webhook event dropped", "reason",
+			    why, NULL);
+			event_clear(&batch->items[i]);
+			dropped++;
+		}
+	}
+	batch->count = kept;
+	return dropped;
+}
+
+static void
+webhook_answer(struct http_request *req, const char *provider,
+    int64_t account, struct sender_result *out)
+{
+	struct ingest_result result;
+	struct err err = { 0 };
+	size_t dropped = drop_invalid(&out->batch);
+
+	metrics_add(METRIC_EVENTS_REJECTED, dropped);
+	if (!ingest_write(&api_ctx->ingest, account, provider, &out->batch,
+		&result, &err)) {
+		respond_unavailable(req, &err);
+		return;
+	}
+	http_respond_json(req, 200,
+	    json_pack("{s:I,s:I,s:I,s:I}", "accepted",
+		(json_int_t)result.accepted, "duplicates",
+		(json_int_t)result.duplicates, "ignored",
+		(json_int_t)result.ignored, "rejected", (json_int_t)dropped));
+}
+
+void
+api_webhook(struct http_request *req)
+{
+	const char *provider = http_param(req, "provider");
+	const struct sender *sender = sender_find(provider);
+	struct sender_request sreq;
+	struct sender_secrets secrets;
+	struct sender_result out = { 0 };
+	struct err err = { 0 };
+	int64_t account;
+	int index = sender_config_index(provider);
+
+	if (sender == NULL || index < 0) {
+		http_respond_error(req, 404, "unknown_provider",
+		    "no webhook for that provider");
+		return;
+	}
+	if (!webhook_account_or_respond(req, &account))
+		return;
+	if (strcmp(http_method(req), "HEAD") == 0) {
+		/* Mandrill checks a URL with an unsigned HEAD before use. */
+		http_respond_empty(req, 200);
+		return;
+	}
+	memset(&sreq, 0, sizeof(sreq));
+	sreq.method = http_method(req);
+	sreq.body = http_body(req, &sreq.body_len);
+	sreq.header = request_header;
+	sreq.header_ctx = req;
+	sreq.now_ms = time_now_ms();
+	/* TODO: per-account webhook secrets; every account uses the
+	 * configuration's [provider] section for now. */
+	secrets_from_config(&api_ctx->cfg->senders[index], &secrets);
+	switch (sender->handle(&sreq, &secrets, &out, &err)) {
+	case SENDER_OK:
+		webhook_answer(req, provider, account, &out);
+		break;
+	case SENDER_SUBSCRIPTION:
+		log_kv(LOG_WARNING,
+		    "sns subscription waits for confirmation: visit the url",
+		    "provider", provider, "url",
+		    out.subscribe_url != NULL ? out.subscribe_url : "", NULL);
+		http_respond_json(req, 200,
+		    json_pack("{s:s}", "status", "subscription_logged"));
+		break;
+	case SENDER_UNAUTHORIZED:
+		metrics_add(METRIC_WEBHOOK_AUTH_FAILURES, 1);
+		http_respond_error(req, 401, "unauthorized",
+		    "the webhook request is not authenticated");
+		break;
+	case SENDER_NOT_CONFIGURED:
+		log_kv(LOG_ERROR, "webhook refused: credentials not configured",
+		    "provider", provider, NULL);
+		http_respond_json_header(req, 503,
+		    json_pack("{s:{s:s,s:s}}", "error", "code",
+			"webhook_not_configured", "message",
+			"this webhook has no credentials configured"),
+		    "Retry-After", "300");
+		break;
+	case SENDER_MALFORMED:
+		metrics_add(METRIC_EVENTS_REJECTED, 1);
+		if (!err_is_set(&err))
+			err_set(&err, 400, "malformed_body",
+			    "the body is not in the sender's format");
+		http_respond_err(req, &err);
+		break;
+	}
+	sender_result_clear(&out);
+}
+
+void
+api_refit(struct http_request *req)
+{
+	struct model_fit_report report;
+	struct err err = { 0 };
+
+	if (!api_authenticate_or_respond(req))
+		return;
+	if (!fits_refit(api_ctx->pool, http_account(req), &api_ctx->thresholds,
+		&report, &err)) {
+		respond_unavailable(req, &err);
+		return;
+	}
+	http_respond_json(req, 200,
+	    json_pack("{s:b,s:I,s:I,s:f,s:f,s:f,s:s}", "used_defaults",
+		report.used_defaults, "contacts", (json_int_t)report.contacts,
+		"patterns", (json_int_t)report.patterns, "loglik",
+		report.loglik, "bgbb_logloss", report.bgbb_logloss,
+		"forgetting_logloss", report.forget_logloss, "chosen",
+		report.chosen));
+}

@@ -1,0 +1,59 @@
+/*
+ * routes.c - the route table and the helpers every resource shares.
+ *
+ * Routes are matched in order; templates here are also what the access log
+ * and the metrics report, so no identifier ever reaches them.
+ */
+#include <string.h>
+
+#include "api/api.h"
+#include "store/keys.h"
+
+struct api_context *api_ctx;
+
+const struct http_route api_routes[] = {
+	{ "GET", "/healthz", api_healthz, false },
+	{ "GET", "/readyz", api_readyz, false },
+	{ "GET", "/metrics", api_metrics, false },
+	{ "POST", "/v1/events", api_events_post, true },
+	{ "POST HEAD", "/v1/webhooks/{provider}", api_webhook, true },
+	{ "POST HEAD", "/v1/webhooks/{provider}/{account}", api_webhook,
+	    true },
+	{ "GET", "/v1/contacts/{contact_id}/scorecard", api_scorecard_by_id,
+	    false },
+	{ "GET", "/v1/scorecard", api_scorecard_by_email, false },
+	{ "POST", "/v1/scorecards", api_scorecards_batch, true },
+	{ "GET", "/v1/contacts", api_contacts_list, false },
+	{ "PUT", "/v1/contacts/{contact_id}", api_contact_put, true },
+	{ "DELETE", "/v1/contacts/{contact_id}", api_contact_delete, false },
+	{ "POST", "/v1/admin/refit", api_refit, false },
+	{ NULL, NULL, NULL, false },
+};
+
+bool
+api_authenticate_or_respond(struct http_request *req)
+{
+	const char *auth = http_header(req, "Authorization");
+	struct err err = { 0 };
+	int64_t account = 0;
+	int found;
+
+	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0 ||
+	    auth[7] == '\0') {
+		http_respond_error(req, 401, "unauthorized",
+		    "an API key is required: Authorization: Bearer <key>");
+		return false;
+	}
+	found = keys_authenticate(api_ctx->pool, auth + 7, &account, &err);
+	if (found < 0) {
+		http_respond_err(req, &err);
+		return false;
+	}
+	if (found == 0) {
+		http_respond_error(req, 401, "unauthorized",
+		    "the API key is not valid");
+		return false;
+	}
+	http_set_account(req, account);
+	return true;
+}

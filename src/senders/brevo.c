@@ -1,0 +1,133 @@
+/*
+ * brevo.c - the Brevo (formerly Sendinblue) transactional webhook adapter.
+ *
+ * Brevo posts one JSON object per event (or, when batching is enabled, an
+ * array of them) and signs nothing: the webhook carries basic-auth
+ * credentials or a bearer token, checked before parsing.  The CRM contact
+ * id travels in X-Mailin-custom, the text of a header set at send time.
+ * Brevo gives no event id, so a composite key is built.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xmalloc.h"
+#include "senders/adapters.h"
+
+static const struct sender_name_kind brevo_events[] = {
+	{ "delivered", { EVENT_DELIVERED, BOUNCE_NONE, 0 } },
+	{ "opened", { EVENT_OPEN, BOUNCE_NONE, 0 } },
+	{ "unique_opened", { EVENT_OPEN, BOUNCE_NONE, EVENT_FLAG_FIRST_OPEN } },
+	{ "proxy_open", { EVENT_OPEN, BOUNCE_NONE, EVENT_FLAG_SENDER_MACHINE } },
+	{ "unique_proxy_open",
+	    { EVENT_OPEN, BOUNCE_NONE,
+		EVENT_FLAG_SENDER_MACHINE | EVENT_FLAG_FIRST_OPEN } },
+	{ "click", { EVENT_CLICK, BOUNCE_NONE, 0 } },
+	{ "hard_bounce", { EVENT_BOUNCE, BOUNCE_HARD, 0 } },
+	{ "soft_bounce", { EVENT_BOUNCE, BOUNCE_SOFT, 0 } },
+	{ "unsubscribe", { EVENT_UNSUBSCRIBE, BOUNCE_NONE, 0 } },
+	{ "spam", { EVENT_COMPLAINT, BOUNCE_NONE, 0 } },
+	{ "complaint", { EVENT_COMPLAINT, BOUNCE_NONE, 0 } },
+	{ NULL, { 0, 0, 0 } },
+};
+
+bool
+brevo_classify(const char *event, const char *unused, struct sender_kind *kind)
+{
+	(void)unused;
+	/* request, deferred, blocked, invalid_email, error: not kept */
+	return sender_lookup_kind(brevo_events, event, kind);
+}
+
+/* ts_epoch (ms) is UTC; ts_event and ts are seconds; date is local time. */
+static bool
+event_time(const json_t *item, int64_t *ms)
+{
+	return sender_time_millis(json_object_get(item, "ts_epoch"), ms) ||
+	    sender_time_seconds(json_object_get(item, "ts_event"), ms) ||
+	    sender_time_seconds(json_object_get(item, "ts"), ms);
+}
+
+static const char *
+first_tag(const json_t *item)
+{
+	const char *tag =
+	    json_string_value(json_array_get(json_object_get(item, "tags"), 0));
+
+	return tag != NULL ? tag : NULL;
+}
+
+static enum sender_status
+parse_event(const json_t *item, size_t index, struct sender_result *out,
+    struct err *err)
+{
+	const char *name = sender_json_str(item, "event");
+	const char *email = sender_json_str(item, "email");
+	struct sender_kind kind;
+	struct event *ev;
+	char ms_text[32];
+	int64_t ms;
+
+	if (!json_is_object(item) || name == NULL)
+		return sender_malformed(err, "event %zu has no \"event\"", index);
+	if (!brevo_classify(name, NULL, &kind)) {
+		out->batch.ignored++;
+		return SENDER_OK;
+	}
+	if (!event_time(item, &ms))
+		return sender_malformed(err, "event %zu has no valid \"ts_epoch\"",
+		    index);
+	ev = sender_push(out, &kind);
+	if (email == NULL || !sender_set_email(ev, email))
+		return sender_malformed(err, "event %zu has no valid \"email\"",
+		    index);
+	ev->occurred_at_ms = ms;
+	ev->message_id = xstrdup(sender_json_str(item, "message-id"));
+	ev->contact_id = sender_contact_from_json_text(
+	    sender_json_str(item, "X-Mailin-custom"));
+	ev->campaign_id = xstrdup(first_tag(item));
+	if (kind.type == EVENT_OPEN || kind.type == EVENT_CLICK)
+		sender_set_client(ev, sender_json_str(item, "link"),
+		    sender_json_str(item, "user_agent"),
+		    sender_json_str(item, "ip"));
+	snprintf(ms_text, sizeof(ms_text), "%lld", (long long)ms);
+	{
+		const char *f[] = { name, ev->message_id, ev->email, ms_text };
+
+		ev->event_id = sender_composite_id('b', f, 4);
+	}
+	return SENDER_OK;
+}
+
+static enum sender_status
+brevo_handle(const struct sender_request *req,
+    const struct sender_secrets *secrets, struct sender_result *out,
+    struct err *err)
+{
+	json_t *root = NULL, *item;
+	enum sender_status st;
+	size_t i;
+
+	st = sender_check_http_auth(req, secrets, "brevo", NULL, err);
+	if (st == SENDER_OK)
+		st = sender_parse_json(req, &root, err);
+	if (st == SENDER_OK && json_is_object(root)) {
+		st = parse_event(root, 0, out, err);
+	} else if (st == SENDER_OK && json_is_array(root)) {
+		json_array_foreach(root, i, item)
+		{
+			st = parse_event(item, i, out, err);
+			if (st != SENDER_OK)
+				break;
+		}
+	} else if (st == SENDER_OK) {
+		st = sender_malformed(err, "expected a JSON object or array");
+	}
+	json_decref(root);
+	return sender_finish(out, st);
+}
+
+const struct sender brevo_sender = {
+	.name = "brevo",
+	.handle = brevo_handle,
+};
