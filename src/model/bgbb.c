@@ -221,32 +221,41 @@ bgbb_posterior_p(const struct bgbb_params *p, int x, int t_x, int n)
  * messages of random histories to check the end result.)
  */
 void
-bgbb_envelope(const struct bgbb_params *bp, int x, int t_x, int n, int horizon,
+bgbb_envelope(const struct bgbb_params *p, int x, int t_x, int n, int horizon,
     double *e1, double *p0)
 {
-	double e = bgbb_expected_opens(bp, x, t_x, n, 1);
-	double z = bgbb_p_no_opens(bp, x, t_x, n, horizon);
-	double v;
-	int k, steps;
+	double e = bgbb_expected_opens(p, x, t_x, n, 1);
+	double any = bgbb_p_any_open(p, x, t_x, n, horizon), v;
+	int k, steps, best_x = x, best_t = t_x;
 
+	/*
+	 * Walks compare P(any open), not P(no open): the latter rounds to
+	 * exactly 1 for long silences and would hide the slope.  Equal values
+	 * (both underflowed) do not stop a walk.
+	 */
 	for (k = x - 1, steps = 0; k >= 1 && steps < BGBB_ENVELOPE_STEPS;
 	     k--, steps++) {
-		v = bgbb_expected_opens(bp, k, t_x, n, 1);
-		if (v <= e)
+		v = bgbb_expected_opens(p, k, t_x, n, 1);
+		if (v < e)
 			break;
 		e = v;
 	}
 	for (k = x - 1, steps = 0; k >= 1 && steps < BGBB_ENVELOPE_STEPS;
 	     k--, steps++) {
-		v = bgbb_p_no_opens(bp, k, t_x, n, horizon);
-		if (v >= z)
+		v = bgbb_p_any_open(p, k, t_x, n, horizon);
+		if (v < any)
 			break;
-		z = v;
+		any = v;
+		best_x = k;
 	}
 	if (x > 0) {
-		e = fmax(e, bgbb_expected_opens(bp, 0, 0, n, 1));
-		z = fmin(z, bgbb_p_no_opens(bp, 0, 0, n, horizon));
+		e = fmax(e, bgbb_expected_opens(p, 0, 0, n, 1));
+		v = bgbb_p_any_open(p, 0, 0, n, horizon);
+		if (v > any) {
+			best_x = 0;
+			best_t = 0;
+		}
 	}
 	*e1 = e;
-	*p0 = z;
+	*p0 = bgbb_p_no_opens(p, best_x, best_t, n, horizon);
 }
