@@ -236,7 +236,7 @@ http_respond_json_header(struct http_request *req, unsigned status,
 		json_decref(body);
 		return;
 	}
-	text = json_dumps(body, JSON_COMPACT);
+	text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(10));
 	json_decref(body);
 	if (text == NULL) {
 		log_error("could not encode a response body");
