@@ -57,6 +57,7 @@ struct service {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool stopping;
+	bool migrated_at_start;
 };
 
 static struct service service;
@@ -158,7 +159,7 @@ background_main(void *arg)
 	struct service *svc = arg;
 	int64_t next_refit;
 
-	while (!prepare_database(svc))
+	while (!svc->migrated_at_start && !prepare_database(svc))
 		if (!wait_or_stop(svc, 2))
 			return NULL;
 	next_refit = time_mono_us() + svc->cfg.refit_interval_s * 1000000LL;
@@ -239,6 +240,11 @@ cmd_serve(struct service *svc)
 	    ? (unsigned)svc->cfg.threads
 	    : (unsigned)(cores > 0 ? cores * 4 : 8);
 	limits.access_log = svc->cfg.access_log;
+	/* Migrate before listening when the database answers, so the first
+	 * request finds the schema; otherwise the background thread keeps
+	 * trying while /healthz serves and /readyz says 503. */
+	if (prepare_database(svc))
+		svc->migrated_at_start = true;
 	srv = http_server_start(svc->cfg.listen, api_routes, &limits, &err);
 	if (srv == NULL) {
 		log_error("%s", err.message);

@@ -33,6 +33,9 @@ extern struct api_context *api_ctx;
 /* The route table, ending with a NULL pattern. */
 extern const struct http_route api_routes[];
 
+/* Answers 503 and returns false until the schema is current. */
+bool api_ready_or_respond(struct http_request *req);
+
 /*
  * Checks "Authorization: Bearer <key>" and records the key's account on
  * req.  Returns false after answering 401 (or 503 when the database cannot

@@ -221,6 +221,8 @@ api_webhook(struct http_request *req)
 		    "no webhook for that provider");
 		return;
 	}
+	if (!api_ready_or_respond(req))
+		return;
 	if (!webhook_account_or_respond(req, &account))
 		return;
 	if (strcmp(http_method(req), "HEAD") == 0) {

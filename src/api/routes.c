@@ -5,6 +5,7 @@
  * and the metrics report, so no identifier ever reaches them.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "api/api.h"
 #include "store/keys.h"
@@ -31,6 +32,18 @@ const struct http_route api_routes[] = {
 };
 
 bool
+api_ready_or_respond(struct http_request *req)
+{
+	if (atomic_load(&api_ctx->migrations_current))
+		return true;
+	http_respond_json_header(req, 503,
+	    json_pack("{s:{s:s,s:s}}", "error", "code", "not_ready", "message",
+		"the database is not ready yet; try again"),
+	    "Retry-After", "5");
+	return false;
+}
+
+bool
 api_authenticate_or_respond(struct http_request *req)
 {
 	const char *auth = http_header(req, "Authorization");
@@ -38,6 +51,8 @@ api_authenticate_or_respond(struct http_request *req)
 	int64_t account = 0;
 	int found;
 
+	if (!api_ready_or_respond(req))
+		return false;
 	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0 ||
 	    auth[7] == '\0') {
 		http_respond_error(req, 401, "unauthorized",
