@@ -80,12 +80,12 @@ $(B)/tests/check_%: tests/unit/check_%.c $(B)/libengagementd.a
 	$(CC) $(BASE_CFLAGS) $(TEST_CFLAGS) $(OPT) $(LDOPT) -o $@ $< \
 		$(B)/libengagementd.a $(TEST_LIBS) $(LIBS)
 
-$(B)/tests/harness.o: tests/integration/harness.c
+$(B)/tests/harness.o: tests/integration/harness.c tests/integration/harness.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(TEST_CFLAGS) $(OPT) -c $< -o $@
 
 $(B)/tests/check_%: tests/integration/check_%.c $(ITEST_LIB) \
-		$(B)/libengagementd.a
+		tests/integration/harness.h $(B)/libengagementd.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(TEST_CFLAGS) $(OPT) $(LDOPT) -o $@ $< \
 		$(ITEST_LIB) $(B)/libengagementd.a $(TEST_LIBS) $(LIBS)
@@ -125,11 +125,13 @@ asan:
 	@$(MAKE) --no-print-directory VARIANT=asan check-build
 
 valgrind: deps
+	@scripts/deps.sh valgrind
 	@$(MAKE) --no-print-directory VARIANT=debug check-build
 	@ENGAGEMENTD_TEST_WRAPPER="valgrind --leak-check=full --error-exitcode=99 --errors-for-leak-kinds=definite -q" \
 		scripts/test-integration.sh build/debug $(patsubst build/release/%,build/debug/%,$(ITEST_BIN))
 
 bench: deps
+	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory VARIANT=release all $(BENCH_BIN)
 	@bench/run.sh
 
