@@ -48,27 +48,27 @@ enum config_sender_id {
 
 struct config {
 	/* [http] */
-	char *listen;            /* host:port, "127.0.0.1:8080" */
-	int threads;             /* 0: one per core */
-	int max_body_bytes;      /* request body limit */
-	int max_batch_events;    /* events in one request */
+	char *listen;         /* host:port, "127.0.0.1:8080" */
+	int threads;          /* 0: one per core */
+	int max_body_bytes;   /* request body limit */
+	int max_batch_events; /* events in one request */
 	int max_connections;
 	int connection_timeout_s;
-	int rate_limit_per_s;    /* per API key; 0 disables */
+	int rate_limit_per_s; /* per API key; 0 disables */
 	int rate_limit_burst;
 	/* [database] */
-	char *database_url;      /* libpq URI or conninfo */
-	int pool_size;           /* 0: two per core */
+	char *database_url; /* libpq URI or conninfo */
+	int pool_size;      /* 0: two per core */
 	int statement_timeout_ms;
 	/* [auth] */
-	char *api_key;           /* key for the default account, made at start */
+	char *api_key; /* key for the default account, made at start */
 	/* [log] */
 	char *log_level;
 	bool access_log;
 	/* [clock] */
-	char *clock_pin;         /* RFC 3339; empty: real time.  Tests only. */
+	char *clock_pin; /* RFC 3339; empty: real time.  Tests only. */
 	/* [ingest] */
-	int scanner_window_s;    /* click this soon after delivery: scanner */
+	int scanner_window_s;      /* click this soon after delivery: scanner */
 	char *scanner_user_agents; /* comma-separated substrings */
 	char *machine_open_cidrs;  /* Apple proxy ranges, comma-separated */
 	bool store_ip;             /* false: IPs are not kept */
@@ -85,7 +85,7 @@ struct config {
 	double risk_medium;
 	double risk_elevated;
 	double risk_high;
-	int refit_interval_s;    /* 0: only on demand */
+	int refit_interval_s; /* 0: only on demand */
 	int min_fit_contacts;
 	/* [sendgrid], [mailgun], ... */
 	struct config_sender senders[CFG_SENDER_COUNT];
@@ -96,8 +96,8 @@ struct config {
  * environment.  On failure err names file:line and the offending text.
  * Free with config_free whether or not it succeeded.
  */
-bool config_load(struct config *cfg, const char *path, struct err *err)
-    MUST_CHECK;
+bool config_load(
+    struct config *cfg, const char *path, struct err *err) MUST_CHECK;
 
 /* Frees every string of cfg. */
 void config_free(struct config *cfg);

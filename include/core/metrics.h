@@ -27,12 +27,15 @@ void metrics_add(enum metrics_counter counter, uint64_t delta);
 
 /*
  * Records one finished request: route is the path template (at most
- * METRICS_MAX_ROUTES distinct ones are kept), status the HTTP status and
- * duration_us its latency.
+ * METRICS_MAX_ROUTES distinct ones are kept; later ones are counted under
+ * route "other"), status the HTTP status and duration_us its latency.
+ * Methods other than GET, HEAD, POST, PUT, DELETE, PATCH and OPTIONS are
+ * counted as "other" and statuses outside 100..599 as 0, so clients cannot
+ * grow the series table.
  */
 #define METRICS_MAX_ROUTES 32
-void metrics_request(const char *method, const char *route, int status,
-    int64_t duration_us);
+void metrics_request(
+    const char *method, const char *route, int status, int64_t duration_us);
 
 /* Sets a gauge reported as is (spool depth, spool age, pool size...). */
 enum metrics_gauge {

@@ -64,38 +64,37 @@ static bool check_cidrs(const char *value, char *reason, size_t len);
 
 #define FIELD(f) offsetof(struct config, f)
 #define SENDER(id, f) offsetof(struct config, senders[id].f)
-#define DEFAULT_SCANNER_AGENTS                                               \
-	"barracuda,proofpoint,mimecast,symantec,forcepoint,trendmicro,"      \
+#define DEFAULT_SCANNER_AGENTS                                                 \
+	"barracuda,proofpoint,mimecast,symantec,forcepoint,trendmicro,"        \
 	"messagelabs,fortiguard,bitdefender,safelinks"
 
 /* The eight keys every sender section has; each sender uses some. */
-#define SENDER_KEYS(id, sect, replay)                                        \
-	{ sect, "public_key", KEY_STRING, SENDER(id, public_key), "", 0, 0,  \
-		0, NULL,                                                     \
-		"public key that verifies signed webhooks (base64 or PEM)" }, \
-	    { sect, "signing_key", KEY_STRING, SENDER(id, signing_key), "",  \
-		    0, 0, KEY_SECRET, NULL,                                  \
-		    "shared secret of the webhook signature (HMAC)" },       \
-	    { sect, "signed_url", KEY_STRING, SENDER(id, signed_url), "", 0, \
-		    0, 0, NULL,                                              \
-		    "webhook URL exactly as registered with the sender" },   \
-	    { sect, "cert_dir", KEY_STRING, SENDER(id, cert_dir), "", 0, 0,  \
-		    0, NULL,                                                 \
-		    "directory of trusted PEM signing certificates" },       \
-	    { sect, "topic_arn", KEY_STRING, SENDER(id, topic_arn), "", 0,   \
-		    0, 0, NULL, "the only notification topic accepted" },    \
-	    { sect, "username", KEY_STRING, SENDER(id, username), "", 0, 0,  \
-		    0, NULL, "basic-auth user expected on webhook calls" },  \
-	    { sect, "password", KEY_STRING, SENDER(id, password), "", 0, 0,  \
-		    KEY_SECRET, NULL,                                        \
-		    "basic-auth password expected on webhook calls" },       \
-	    { sect, "token", KEY_STRING, SENDER(id, token), "", 0, 0,        \
-		    KEY_SECRET, NULL,                                        \
-		    "shared token expected on webhook calls" },              \
-	{                                                                    \
+#define SENDER_KEYS(id, sect, replay)                                          \
+	{ sect, "public_key", KEY_STRING, SENDER(id, public_key), "", 0, 0, 0, \
+		NULL,                                                          \
+		"public key that verifies signed webhooks (base64 or PEM)" },  \
+	    { sect, "signing_key", KEY_STRING, SENDER(id, signing_key), "", 0, \
+		    0, KEY_SECRET, NULL,                                       \
+		    "shared secret of the webhook signature (HMAC)" },         \
+	    { sect, "signed_url", KEY_STRING, SENDER(id, signed_url), "", 0,   \
+		    0, 0, NULL,                                                \
+		    "webhook URL exactly as registered with the sender" },     \
+	    { sect, "cert_dir", KEY_STRING, SENDER(id, cert_dir), "", 0, 0, 0, \
+		    NULL, "directory of trusted PEM signing certificates" },   \
+	    { sect, "topic_arn", KEY_STRING, SENDER(id, topic_arn), "", 0, 0,  \
+		    0, NULL, "the only notification topic accepted" },         \
+	    { sect, "username", KEY_STRING, SENDER(id, username), "", 0, 0, 0, \
+		    NULL, "basic-auth user expected on webhook calls" },       \
+	    { sect, "password", KEY_STRING, SENDER(id, password), "", 0, 0,    \
+		    KEY_SECRET, NULL,                                          \
+		    "basic-auth password expected on webhook calls" },         \
+	    { sect, "token", KEY_STRING, SENDER(id, token), "", 0, 0,          \
+		    KEY_SECRET, NULL,                                          \
+		    "shared token expected on webhook calls" },                \
+	{                                                                      \
 		sect, "replay_window_s", KEY_INT, SENDER(id, replay_window_s), \
-		    replay, 0, 86400, 0, NULL,                               \
-		    "reject signatures older than this many seconds; 0: off" \
+		    replay, 0, 86400, 0, NULL,                                 \
+		    "reject signatures older than this many seconds; 0: off"   \
 	}
 
 static const struct config_key config_keys[] = {
@@ -130,13 +129,15 @@ static const struct config_key config_keys[] = {
 	    NULL, "key of the default account, created at start if missing" },
 
 	{ "log", "level", KEY_STRING, FIELD(log_level), "info", 0, 0, 0,
-	    check_log_level, "lowest level written: debug, info, warning, error" },
+	    check_log_level,
+	    "lowest level written: debug, info, warning, error" },
 	{ "log", "access_log", KEY_BOOL, FIELD(access_log), "true", 0, 0, 0,
 	    NULL, "one info line per finished request" },
 
 	{ "clock", "pin", KEY_STRING, FIELD(clock_pin), "", 0, 0, 0,
-	    check_clock_pin, "RFC 3339 time the service clock is fixed at; "
-			     "empty: real time (tests only)" },
+	    check_clock_pin,
+	    "RFC 3339 time the service clock is fixed at; "
+	    "empty: real time (tests only)" },
 
 	{ "ingest", "scanner_window_s", KEY_INT, FIELD(scanner_window_s), "10",
 	    0, 3600, 0, NULL,
@@ -154,7 +155,8 @@ static const struct config_key config_keys[] = {
 	    0, 0, NULL, "keep only the /24 of IPv4 and the /48 of IPv6" },
 
 	{ "spool", "enabled", KEY_BOOL, FIELD(spool_enabled), "true", 0, 0, 0,
-	    NULL, "write requests to a local spool while the database is down" },
+	    NULL,
+	    "write requests to a local spool while the database is down" },
 	{ "spool", "dir", KEY_STRING, FIELD(spool_dir), ".local/spool", 0, 0, 0,
 	    check_not_empty, "directory of the spool files" },
 	{ "spool", "max_bytes", KEY_INT64, FIELD(spool_max_bytes), "1073741824",
@@ -162,8 +164,9 @@ static const struct config_key config_keys[] = {
 	    "spool size limit in bytes; a full spool answers 503" },
 
 	{ "model", "min_observable", KEY_INT, FIELD(min_observable), "3", 1,
-	    1000, 0, NULL, "observable messages needed before a contact "
-			   "leaves the gray band" },
+	    1000, 0, NULL,
+	    "observable messages needed before a contact "
+	    "leaves the gray band" },
 	{ "model", "green_score", KEY_DOUBLE, FIELD(green_score), "70", 0, 100,
 	    0, NULL, "lowest score of the green band" },
 	{ "model", "yellow_score", KEY_DOUBLE, FIELD(yellow_score), "40", 0,
@@ -194,9 +197,9 @@ static const struct config_key config_keys[] = {
 #define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))
 
 /* Order of enum config_sender_id. */
-static const char *const config_sender_names[CFG_SENDER_COUNT] = {
-	"sendgrid", "mailgun", "postmark", "ses", "sparkpost", "mandrill",
-	"brevo", "mailjet" };
+static const char *const config_sender_names[CFG_SENDER_COUNT] = { "sendgrid",
+	"mailgun", "postmark", "ses", "sparkpost", "mandrill", "brevo",
+	"mailjet" };
 
 static const struct config_section config_sections[] = {
 	{ "http", "HTTP server and request limits" },
@@ -308,7 +311,7 @@ cidr_valid(const char *item, size_t item_len)
 	errno = 0;
 	bits = strtol(slash + 1, &end, 10);
 	return errno == 0 && *end == '\0' && bits >= 0 &&
-	    bits <= (family == AF_INET ? 32 : 128);
+	       bits <= (family == AF_INET ? 32 : 128);
 }
 
 static bool
@@ -326,7 +329,8 @@ check_cidrs(const char *value, char *reason, size_t len)
 		while (stop > start && isspace((unsigned char)stop[-1]))
 			stop--;
 		if (!cidr_valid(start, (size_t)(stop - start))) {
-			snprintf(reason, len, "\"%.*s\" is not a network such as 17.0.0.0/8",
+			snprintf(reason, len,
+			    "\"%.*s\" is not a network such as 17.0.0.0/8",
 			    (int)(stop - start), start);
 			return false;
 		}
@@ -414,8 +418,8 @@ has_control_chars(const char *text)
 
 /* Parses text for key and stores it in cfg; reason says why it failed. */
 static bool
-key_assign(struct config *cfg, const struct config_key *key,
-    const char *text, char *reason, size_t len)
+key_assign(struct config *cfg, const struct config_key *key, const char *text,
+    char *reason, size_t len)
 {
 	char *slot = (char *)cfg + key->offset;
 	double number;
@@ -476,8 +480,8 @@ key_find(const char *section, const char *name)
  * "environment NAME").  Secret values are not repeated.
  */
 static void
-report_invalid(struct err *err, const char *where,
-    const struct config_key *key, const char *value, const char *reason)
+report_invalid(struct err *err, const char *where, const struct config_key *key,
+    const char *value, const char *reason)
 {
 	if (key->flags & KEY_SECRET)
 		err_set(err, 500, "config_invalid",
@@ -496,10 +500,10 @@ struct config_file_state {
 	struct err *err;
 	const char *path;
 	FILE *fp;
-	int line;           /* lines handed to inih so far */
-	int max_line;       /* inih's line buffer size */
-	int too_long_line;  /* first line over the length limit, or 0 */
-	int handler_error;  /* line of the first rejected key, or 0 */
+	int line;          /* lines handed to inih so far */
+	int max_line;      /* inih's line buffer size */
+	int too_long_line; /* first line over the length limit, or 0 */
+	int handler_error; /* line of the first rejected key, or 0 */
 	bool seen[CONFIG_KEY_COUNT];
 };
 
@@ -530,8 +534,8 @@ config_read_line(char *str, int num, void *stream)
 }
 
 static int
-config_ini_handler(void *user, const char *section, const char *name,
-    const char *value)
+config_ini_handler(
+    void *user, const char *section, const char *name, const char *value)
 {
 	struct config_file_state *st = user;
 	const struct config_key *key = key_find(section, name);
@@ -580,8 +584,8 @@ config_load_file(struct config *cfg, const char *path, struct err *err)
 		    path, strerror(errno));
 		return false;
 	}
-	bad_line = ini_parse_stream(config_read_line, &st, config_ini_handler,
-	    &st);
+	bad_line =
+	    ini_parse_stream(config_read_line, &st, config_ini_handler, &st);
 	fclose(st.fp);
 
 	if (st.too_long_line != 0 &&
@@ -591,7 +595,8 @@ config_load_file(struct config *cfg, const char *path, struct err *err)
 		    st.too_long_line, st.max_line - 2);
 		return false;
 	}
-	/* inih reports its own syntax errors by line, before ours if earlier. */
+	/* inih reports its own syntax errors by line, before ours if earlier.
+	 */
 	if (bad_line > 0 &&
 	    (st.handler_error == 0 || bad_line < st.handler_error)) {
 		err_set(err, 500, "config_invalid",
@@ -638,12 +643,13 @@ config_load_env(struct config *cfg, struct err *err)
 {
 	char var[96];
 
-	for (size_t i = 0; i < sizeof(config_aliases) / sizeof(config_aliases[0]);
-	    i++) {
-		const struct config_key *key = key_find(config_aliases[i].section,
-		    config_aliases[i].name);
+	for (size_t i = 0;
+	     i < sizeof(config_aliases) / sizeof(config_aliases[0]); i++) {
+		const struct config_key *key =
+		    key_find(config_aliases[i].section, config_aliases[i].name);
 
-		if (!config_apply_env_value(cfg, config_aliases[i].env, key, err))
+		if (!config_apply_env_value(
+			cfg, config_aliases[i].env, key, err))
 			return false;
 	}
 	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
@@ -683,10 +689,11 @@ config_set_defaults(struct config *cfg)
 	char reason[160];
 
 	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
-		if (!key_assign(cfg, &config_keys[i], config_keys[i].def, reason,
-			sizeof(reason))) {
+		if (!key_assign(cfg, &config_keys[i], config_keys[i].def,
+			reason, sizeof(reason))) {
 			log_error("bad default for [%s] %s: %s",
-			    config_keys[i].section, config_keys[i].name, reason);
+			    config_keys[i].section, config_keys[i].name,
+			    reason);
 			abort();
 		}
 	}
@@ -739,16 +746,19 @@ config_format_value(const struct config *cfg, const char *section,
 		snprintf(buf, buflen, "%d", *(const int *)slot);
 		return true;
 	case KEY_INT64:
-		snprintf(buf, buflen, "%lld", (long long)*(const int64_t *)slot);
+		snprintf(
+		    buf, buflen, "%lld", (long long)*(const int64_t *)slot);
 		return true;
 	case KEY_DOUBLE:
 		snprintf(buf, buflen, "%.15g", *(const double *)slot);
 		return true;
 	case KEY_BOOL:
-		snprintf(buf, buflen, "%s", *(const bool *)slot ? "true" : "false");
+		snprintf(
+		    buf, buflen, "%s", *(const bool *)slot ? "true" : "false");
 		return true;
 	case KEY_BOOL_INT:
-		snprintf(buf, buflen, "%s", *(const int *)slot ? "true" : "false");
+		snprintf(
+		    buf, buflen, "%s", *(const int *)slot ? "true" : "false");
 		return true;
 	}
 	log_error("unknown config key type %d", (int)key->type);
@@ -781,10 +791,11 @@ config_print_table(FILE *out)
 	char hint[80];
 	char var[96];
 
-	fprintf(out, "; engagementd configuration keys and their defaults.\n"
-		     "; Each key can also be set as ENGAGEMENTD_<SECTION>_<NAME>.\n");
-	for (size_t s = 0; s < sizeof(config_sections) / sizeof(config_sections[0]);
-	    s++) {
+	fprintf(out,
+	    "; engagementd configuration keys and their defaults.\n"
+	    "; Each key can also be set as ENGAGEMENTD_<SECTION>_<NAME>.\n");
+	for (size_t s = 0;
+	     s < sizeof(config_sections) / sizeof(config_sections[0]); s++) {
 		fprintf(out, "\n[%s]\n; %s\n", config_sections[s].name,
 		    config_sections[s].help);
 		for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
@@ -795,7 +806,8 @@ config_print_table(FILE *out)
 			env_name_of(key, var, sizeof(var));
 			fprintf(out, "; %s\n;   %s, or env %s\n%s =%s%s\n",
 			    key->help, type_hint(key, hint, sizeof(hint)), var,
-			    key->name, key->def[0] != '\0' ? " " : "", key->def);
+			    key->name, key->def[0] != '\0' ? " " : "",
+			    key->def);
 		}
 	}
 }

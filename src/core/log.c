@@ -199,8 +199,8 @@ line_start(struct log_line *line, enum log_level level)
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec, now.tv_nsec / 1000000);
 	line_cstr(line, "{\"ts\":\"");
 	line_cstr(line, ts);
 	line_cstr(line, "\",\"level\":\"");
@@ -228,7 +228,8 @@ line_finish_and_write(struct log_line *line, bool in_string)
 	line->len += strlen(tail);
 
 	while (off < line->len) {
-		ssize_t n = write(STDERR_FILENO, line->buf + off, line->len - off);
+		ssize_t n =
+		    write(STDERR_FILENO, line->buf + off, line->len - off);
 
 		if (n < 0 && errno == EINTR)
 			continue;

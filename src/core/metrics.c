@@ -20,7 +20,7 @@
 /* Upper bounds of the latency buckets, in microseconds; +Inf follows. */
 static const int64_t metrics_bucket_us[] = { 500, 1000, 2500, 5000, 10000,
 	25000, 50000, 100000, 250000, 500000, 1000000, 2500000 };
-#define METRICS_BUCKETS                                                      \
+#define METRICS_BUCKETS                                                        \
 	(sizeof(metrics_bucket_us) / sizeof(metrics_bucket_us[0]) + 1)
 
 /*
@@ -66,8 +66,7 @@ static const struct {
 	    "Requests written to the local spool." },
 	[METRIC_SPOOL_LOADED] = { "engagementd_spool_loaded_total",
 	    "Spooled requests loaded into the database." },
-	[METRIC_WEBHOOK_AUTH_FAILURES] = {
-	    "engagementd_webhook_auth_failures_total",
+	[METRIC_WEBHOOK_AUTH_FAILURES] = { "engagementd_webhook_auth_failures_total",
 	    "Webhook calls refused for a bad or missing signature." },
 };
 
@@ -98,8 +97,8 @@ metrics_add(enum metrics_counter counter, uint64_t delta)
 {
 	if ((int)counter < 0 || counter >= METRIC_COUNTER_COUNT)
 		return;
-	atomic_fetch_add_explicit(&metrics_counters[counter], delta,
-	    memory_order_relaxed);
+	atomic_fetch_add_explicit(
+	    &metrics_counters[counter], delta, memory_order_relaxed);
 }
 
 void
@@ -107,8 +106,8 @@ metrics_gauge_set(enum metrics_gauge gauge, int64_t value)
 {
 	if ((int)gauge < 0 || gauge >= GAUGE_COUNT)
 		return;
-	atomic_store_explicit(&metrics_gauges[gauge], value,
-	    memory_order_relaxed);
+	atomic_store_explicit(
+	    &metrics_gauges[gauge], value, memory_order_relaxed);
 }
 
 int64_t
@@ -116,8 +115,8 @@ metrics_gauge_get(enum metrics_gauge gauge)
 {
 	if ((int)gauge < 0 || gauge >= GAUGE_COUNT)
 		return 0;
-	return atomic_load_explicit(&metrics_gauges[gauge],
-	    memory_order_relaxed);
+	return atomic_load_explicit(
+	    &metrics_gauges[gauge], memory_order_relaxed);
 }
 
 /* ---- route and series lookup ---- */
@@ -153,8 +152,8 @@ static int
 route_index(const char *route)
 {
 	char name[METRICS_ROUTE_LEN];
-	int count = atomic_load_explicit(&metrics_route_count,
-	    memory_order_acquire);
+	int count =
+	    atomic_load_explicit(&metrics_route_count, memory_order_acquire);
 	int idx;
 
 	snprintf(name, sizeof(name), "%s", route != NULL ? route : "");
@@ -163,7 +162,8 @@ route_index(const char *route)
 		return idx;
 
 	pthread_mutex_lock(&metrics_lock);
-	count = atomic_load_explicit(&metrics_route_count, memory_order_relaxed);
+	count =
+	    atomic_load_explicit(&metrics_route_count, memory_order_relaxed);
 	idx = route_scan(name, count);
 	if (idx < 0 && count >= METRICS_MAX_ROUTES - 1) {
 		snprintf(name, sizeof(name), "%s", METRICS_OTHER_ROUTE);
@@ -172,8 +172,8 @@ route_index(const char *route)
 	if (idx < 0) {
 		idx = count;
 		memcpy(metrics_routes[idx].name, name, sizeof(name));
-		atomic_store_explicit(&metrics_route_count, count + 1,
-		    memory_order_release);
+		atomic_store_explicit(
+		    &metrics_route_count, count + 1, memory_order_release);
 	}
 	pthread_mutex_unlock(&metrics_lock);
 	return idx;
@@ -196,32 +196,32 @@ series_scan(const char *method, int route, int status, int count)
 static int
 series_index(const char *method, int route, int status)
 {
-	int count = atomic_load_explicit(&metrics_series_count,
-	    memory_order_acquire);
+	int count =
+	    atomic_load_explicit(&metrics_series_count, memory_order_acquire);
 	int idx = series_scan(method, route, status, count);
 
 	if (idx >= 0)
 		return idx;
 
 	pthread_mutex_lock(&metrics_lock);
-	count = atomic_load_explicit(&metrics_series_count,
-	    memory_order_relaxed);
+	count =
+	    atomic_load_explicit(&metrics_series_count, memory_order_relaxed);
 	idx = series_scan(method, route, status, count);
 	if (idx < 0 && count < METRICS_MAX_SERIES) {
 		idx = count;
 		metrics_series[idx].method = method;
 		metrics_series[idx].route = route;
 		metrics_series[idx].status = status;
-		atomic_store_explicit(&metrics_series_count, count + 1,
-		    memory_order_release);
+		atomic_store_explicit(
+		    &metrics_series_count, count + 1, memory_order_release);
 	}
 	pthread_mutex_unlock(&metrics_lock);
 	return idx;
 }
 
 void
-metrics_request(const char *method, const char *route, int status,
-    int64_t duration_us)
+metrics_request(
+    const char *method, const char *route, int status, int64_t duration_us)
 {
 	int r = route_index(route);
 	int s;
@@ -231,19 +231,19 @@ metrics_request(const char *method, const char *route, int status,
 		status = 0;
 	s = series_index(method_fold(method), r, status);
 	if (s >= 0)
-		atomic_fetch_add_explicit(&metrics_series[s].count, 1,
-		    memory_order_relaxed);
+		atomic_fetch_add_explicit(
+		    &metrics_series[s].count, 1, memory_order_relaxed);
 	else
-		atomic_fetch_add_explicit(&metrics_series_dropped, 1,
-		    memory_order_relaxed);
+		atomic_fetch_add_explicit(
+		    &metrics_series_dropped, 1, memory_order_relaxed);
 
 	if (duration_us < 0)
 		duration_us = 0;
 	while (bucket < METRICS_BUCKETS - 1 &&
-	    duration_us > metrics_bucket_us[bucket])
+	       duration_us > metrics_bucket_us[bucket])
 		bucket++;
-	atomic_fetch_add_explicit(&metrics_routes[r].buckets[bucket], 1,
-	    memory_order_relaxed);
+	atomic_fetch_add_explicit(
+	    &metrics_routes[r].buckets[bucket], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&metrics_routes[r].sum_us,
 	    (uint64_t)duration_us, memory_order_relaxed);
 }
@@ -297,8 +297,8 @@ buf_label_value(struct metrics_buf *b, const char *value)
 static void
 render_requests(struct metrics_buf *b)
 {
-	int count = atomic_load_explicit(&metrics_series_count,
-	    memory_order_acquire);
+	int count =
+	    atomic_load_explicit(&metrics_series_count, memory_order_acquire);
 
 	buf_printf(b, "# HELP engagementd_http_requests_total HTTP requests "
 		      "answered, by method, route template and status.\n"
@@ -306,19 +306,21 @@ render_requests(struct metrics_buf *b)
 	for (int i = 0; i < count; i++) {
 		const struct metrics_series *s = &metrics_series[i];
 
-		buf_printf(b, "engagementd_http_requests_total{method=\"%s\","
-			      "route=\"",
+		buf_printf(b,
+		    "engagementd_http_requests_total{method=\"%s\","
+		    "route=\"",
 		    s->method);
 		buf_label_value(b, metrics_routes[s->route].name);
 		buf_printf(b, "\",status=\"%d\"} %llu\n", s->status,
-		    (unsigned long long)atomic_load_explicit(&s->count,
-			memory_order_relaxed));
+		    (unsigned long long)atomic_load_explicit(
+			&s->count, memory_order_relaxed));
 	}
-	buf_printf(b, "# HELP engagementd_metrics_series_dropped_total "
-		      "Requests not counted by series because the table was "
-		      "full.\n"
-		      "# TYPE engagementd_metrics_series_dropped_total counter\n"
-		      "engagementd_metrics_series_dropped_total %llu\n",
+	buf_printf(b,
+	    "# HELP engagementd_metrics_series_dropped_total "
+	    "Requests not counted by series because the table was "
+	    "full.\n"
+	    "# TYPE engagementd_metrics_series_dropped_total counter\n"
+	    "engagementd_metrics_series_dropped_total %llu\n",
 	    (unsigned long long)atomic_load(&metrics_series_dropped));
 }
 
@@ -328,8 +330,8 @@ render_route_histogram(struct metrics_buf *b, const struct metrics_route *r)
 	uint64_t cumulative = 0;
 
 	for (size_t i = 0; i < METRICS_BUCKETS; i++) {
-		cumulative += atomic_load_explicit(&r->buckets[i],
-		    memory_order_relaxed);
+		cumulative +=
+		    atomic_load_explicit(&r->buckets[i], memory_order_relaxed);
 		buf_printf(b, "engagementd_http_request_duration_seconds_bucket"
 			      "{route=\"");
 		buf_label_value(b, r->name);
@@ -347,8 +349,8 @@ render_route_histogram(struct metrics_buf *b, const struct metrics_route *r)
 	buf_printf(b, "\"} %.6f\n",
 	    (double)atomic_load_explicit(&r->sum_us, memory_order_relaxed) /
 		1e6);
-	buf_printf(b,
-	    "engagementd_http_request_duration_seconds_count{route=\"");
+	buf_printf(
+	    b, "engagementd_http_request_duration_seconds_count{route=\"");
 	buf_label_value(b, r->name);
 	buf_printf(b, "\"} %llu\n", (unsigned long long)cumulative);
 }
@@ -356,8 +358,8 @@ render_route_histogram(struct metrics_buf *b, const struct metrics_route *r)
 static void
 render_durations(struct metrics_buf *b)
 {
-	int count = atomic_load_explicit(&metrics_route_count,
-	    memory_order_acquire);
+	int count =
+	    atomic_load_explicit(&metrics_route_count, memory_order_acquire);
 
 	buf_printf(b, "# HELP engagementd_http_request_duration_seconds Time "
 		      "to answer an HTTP request, by route template.\n"
@@ -385,8 +387,8 @@ metrics_render(void)
 		buf_printf(&b, "# HELP %s %s\n# TYPE %s gauge\n%s %lld\n",
 		    metrics_gauge_info[i].name, metrics_gauge_info[i].help,
 		    metrics_gauge_info[i].name, metrics_gauge_info[i].name,
-		    (long long)atomic_load_explicit(&metrics_gauges[i],
-			memory_order_relaxed));
+		    (long long)atomic_load_explicit(
+			&metrics_gauges[i], memory_order_relaxed));
 	}
 	return b.data;
 }
