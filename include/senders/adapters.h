@@ -26,35 +26,35 @@ extern const struct sender brevo_sender;
 extern const struct sender mailjet_sender;
 
 /* event, and the bounce "type" ("bounce" hard, "blocked" soft). */
-bool sendgrid_classify(const char *event, const char *bounce_type,
-    struct sender_kind *kind);
+bool sendgrid_classify(
+    const char *event, const char *bounce_type, struct sender_kind *kind);
 
 /* event, and "severity" of a failed event ("permanent" hard). */
-bool mailgun_classify(const char *event, const char *severity,
-    struct sender_kind *kind);
+bool mailgun_classify(
+    const char *event, const char *severity, struct sender_kind *kind);
 
 /* RecordType, and the bounce Type or "true"/"false" for SuppressSending. */
-bool postmark_classify(const char *record_type, const char *detail,
-    struct sender_kind *kind);
+bool postmark_classify(
+    const char *record_type, const char *detail, struct sender_kind *kind);
 
 /* eventType/notificationType, and the bounceType ("Permanent" hard). */
-bool ses_classify(const char *event_type, const char *bounce_type,
-    struct sender_kind *kind);
+bool ses_classify(
+    const char *event_type, const char *bounce_type, struct sender_kind *kind);
 
 /* type, and the bounce_class as decimal text (10, 30, 90 hard). */
-bool sparkpost_classify(const char *type, const char *bounce_class,
-    struct sender_kind *kind);
+bool sparkpost_classify(
+    const char *type, const char *bounce_class, struct sender_kind *kind);
 
 /* event (no qualifier needed; pass NULL). */
-bool mandrill_classify(const char *event, const char *unused,
-    struct sender_kind *kind);
+bool mandrill_classify(
+    const char *event, const char *unused, struct sender_kind *kind);
 
 /* event (no qualifier needed; pass NULL). */
-bool brevo_classify(const char *event, const char *unused,
-    struct sender_kind *kind);
+bool brevo_classify(
+    const char *event, const char *unused, struct sender_kind *kind);
 
 /* event, and "true"/"false" for a bounce's hard_bounce. */
-bool mailjet_classify(const char *event, const char *hard_bounce,
-    struct sender_kind *kind);
+bool mailjet_classify(
+    const char *event, const char *hard_bounce, struct sender_kind *kind);
 
 #endif

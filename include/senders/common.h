@@ -36,13 +36,10 @@ struct sender_name_kind {
 };
 
 /* Looks name up in table (exact match); false when it is not there. */
-bool sender_lookup_kind(const struct sender_name_kind *table,
-    const char *name, struct sender_kind *kind);
+bool sender_lookup_kind(const struct sender_name_kind *table, const char *name,
+    struct sender_kind *kind);
 
-enum sender_digest {
-	SENDER_SHA1,
-	SENDER_SHA256
-};
+enum sender_digest { SENDER_SHA1, SENDER_SHA256 };
 
 /* --- outcomes ---------------------------------------------------------- */
 
@@ -54,15 +51,15 @@ enum sender_status sender_malformed(struct err *err, const char *fmt, ...)
     PRINTF_LIKE(2, 3);
 
 /* Records that the account has not configured what the scheme needs. */
-enum sender_status sender_not_configured(struct err *err, const char *sender,
-    const char *what);
+enum sender_status sender_not_configured(
+    struct err *err, const char *sender, const char *what);
 
 /*
  * Finishes an adapter call: on anything but SENDER_OK/SENDER_SUBSCRIPTION
  * it empties out so a failed request leaves nothing behind.  Returns st.
  */
-enum sender_status sender_finish(struct sender_result *out,
-    enum sender_status st);
+enum sender_status sender_finish(
+    struct sender_result *out, enum sender_status st);
 
 /* --- credentials and crypto -------------------------------------------- */
 
@@ -90,8 +87,8 @@ enum sender_status sender_check_http_auth(const struct sender_request *req,
  * Decodes standard base64 (white space skipped, padding optional).  Returns
  * a new buffer (caller frees) or NULL when the text is not base64.
  */
-unsigned char *sender_base64_decode(const char *text, size_t len,
-    size_t *out_len);
+unsigned char *sender_base64_decode(
+    const char *text, size_t len, size_t *out_len);
 
 /* Encodes len bytes as padded base64.  Caller frees. */
 char *sender_base64_encode(const unsigned char *data, size_t len);
@@ -111,8 +108,7 @@ void sender_hex(const unsigned char *data, size_t len, char *hex);
  * first 32 hex digits of SHA-256 over the fields joined with 0x1f (NULL
  * fields count as empty).  Caller frees.
  */
-char *sender_composite_id(char prefix, const char *const *fields,
-    size_t count);
+char *sender_composite_id(char prefix, const char *const *fields, size_t count);
 
 /* --- application/x-www-form-urlencoded --------------------------------- */
 
@@ -139,8 +135,8 @@ bool sender_form_parse(const char *body, size_t len, struct sender_form *form);
 void sender_form_sort(struct sender_form *form);
 
 /* The first field called name, or NULL.  Borrowed from form. */
-const struct sender_form_field *sender_form_get(const struct sender_form *form,
-    const char *name);
+const struct sender_form_field *sender_form_get(
+    const struct sender_form *form, const char *name);
 
 void sender_form_clear(struct sender_form *form);
 
@@ -150,8 +146,8 @@ void sender_form_clear(struct sender_form *form);
  * Parses the request body as JSON.  Returns SENDER_OK with a new reference
  * in *out, or SENDER_MALFORMED with err filled.
  */
-enum sender_status sender_parse_json(const struct sender_request *req,
-    json_t **out, struct err *err);
+enum sender_status sender_parse_json(
+    const struct sender_request *req, json_t **out, struct err *err);
 
 /* obj[key] when it is a non-empty string, else NULL.  Borrowed. */
 const char *sender_json_str(const json_t *obj, const char *key);
@@ -183,8 +179,8 @@ bool sender_time_iso(const json_t *value, int64_t *ms);
 /* --- building events --------------------------------------------------- */
 
 /* Appends an event of kind k to out's batch; its strings start NULL. */
-struct event *sender_push(struct sender_result *out,
-    const struct sender_kind *kind);
+struct event *sender_push(
+    struct sender_result *out, const struct sender_kind *kind);
 
 /* Copies email into ev->email, normalised; false when it is not an address. */
 bool sender_set_email(struct event *ev, const char *email);
@@ -193,7 +189,7 @@ bool sender_set_email(struct event *ev, const char *email);
 unsigned sender_ua_flags(const char *user_agent);
 
 /* Copies the optional open/click details, then adds sender_ua_flags. */
-void sender_set_client(struct event *ev, const char *url,
-    const char *user_agent, const char *ip);
+void sender_set_client(
+    struct event *ev, const char *url, const char *user_agent, const char *ip);
 
 #endif

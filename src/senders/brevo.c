@@ -18,7 +18,8 @@ static const struct sender_name_kind brevo_events[] = {
 	{ "delivered", { EVENT_DELIVERED, BOUNCE_NONE, 0 } },
 	{ "opened", { EVENT_OPEN, BOUNCE_NONE, 0 } },
 	{ "unique_opened", { EVENT_OPEN, BOUNCE_NONE, EVENT_FLAG_FIRST_OPEN } },
-	{ "proxy_open", { EVENT_OPEN, BOUNCE_NONE, EVENT_FLAG_SENDER_MACHINE } },
+	{ "proxy_open",
+	    { EVENT_OPEN, BOUNCE_NONE, EVENT_FLAG_SENDER_MACHINE } },
 	{ "unique_proxy_open",
 	    { EVENT_OPEN, BOUNCE_NONE,
 		EVENT_FLAG_SENDER_MACHINE | EVENT_FLAG_FIRST_OPEN } },
@@ -44,8 +45,8 @@ static bool
 event_time(const json_t *item, int64_t *ms)
 {
 	return sender_time_millis(json_object_get(item, "ts_epoch"), ms) ||
-	    sender_time_seconds(json_object_get(item, "ts_event"), ms) ||
-	    sender_time_seconds(json_object_get(item, "ts"), ms);
+	       sender_time_seconds(json_object_get(item, "ts_event"), ms) ||
+	       sender_time_seconds(json_object_get(item, "ts"), ms);
 }
 
 static const char *
@@ -69,18 +70,19 @@ parse_event(const json_t *item, size_t index, struct sender_result *out,
 	int64_t ms;
 
 	if (!json_is_object(item) || name == NULL)
-		return sender_malformed(err, "event %zu has no \"event\"", index);
+		return sender_malformed(
+		    err, "event %zu has no \"event\"", index);
 	if (!brevo_classify(name, NULL, &kind)) {
 		out->batch.ignored++;
 		return SENDER_OK;
 	}
 	if (!event_time(item, &ms))
-		return sender_malformed(err, "event %zu has no valid \"ts_epoch\"",
-		    index);
+		return sender_malformed(
+		    err, "event %zu has no valid \"ts_epoch\"", index);
 	ev = sender_push(out, &kind);
 	if (email == NULL || !sender_set_email(ev, email))
-		return sender_malformed(err, "event %zu has no valid \"email\"",
-		    index);
+		return sender_malformed(
+		    err, "event %zu has no valid \"email\"", index);
 	ev->occurred_at_ms = ms;
 	ev->message_id = xstrdup(sender_json_str(item, "message-id"));
 	ev->contact_id = sender_contact_from_json_text(

@@ -50,8 +50,8 @@ enum sender_status
 sender_not_configured(struct err *err, const char *sender, const char *what)
 {
 	err_set(err, 503, "sender_not_configured",
-	    "webhooks from %s are not configured for this account (%s)",
-	    sender, what);
+	    "webhooks from %s are not configured for this account (%s)", sender,
+	    what);
 	return SENDER_NOT_CONFIGURED;
 }
 
@@ -91,7 +91,8 @@ static bool
 str_equal_ct(const char *given, const char *expected)
 {
 	return given != NULL && expected != NULL &&
-	    sender_equal_ct(given, strlen(given), expected, strlen(expected));
+	       sender_equal_ct(
+		   given, strlen(given), expected, strlen(expected));
 }
 
 const char *
@@ -108,7 +109,8 @@ auth_param(const char *authorization, const char *scheme)
 {
 	size_t n = strlen(scheme);
 
-	if (authorization == NULL || strncasecmp(authorization, scheme, n) != 0 ||
+	if (authorization == NULL ||
+	    strncasecmp(authorization, scheme, n) != 0 ||
 	    authorization[n] != ' ')
 		return NULL;
 	authorization += n;
@@ -144,13 +146,13 @@ sender_check_http_auth(const struct sender_request *req,
     const char *header_token, struct err *err)
 {
 	bool have_basic = sender_is_set(secrets->username) &&
-	    sender_is_set(secrets->password);
+			  sender_is_set(secrets->password);
 	bool have_token = sender_is_set(secrets->token);
 	const char *authorization = sender_header(req, "Authorization");
 
 	if (!have_basic && !have_token)
-		return sender_not_configured(err, sender,
-		    "username and password, or token");
+		return sender_not_configured(
+		    err, sender, "username and password, or token");
 	if (have_basic &&
 	    basic_matches(authorization, secrets->username, secrets->password))
 		return SENDER_OK;
@@ -362,13 +364,13 @@ form_add(struct sender_form *form, const char *pair, size_t len)
 		return false;
 	if (eq == NULL) {
 		f.value = xstrdup("");
-	} else if (!form_decode(eq + 1, len - name_len - 1, &f.value,
-		       &f.value_len)) {
+	} else if (!form_decode(
+		       eq + 1, len - name_len - 1, &f.value, &f.value_len)) {
 		free(f.name);
 		return false;
 	}
-	form->fields = xrealloc(form->fields,
-	    (form->count + 1) * sizeof(*form->fields));
+	form->fields =
+	    xrealloc(form->fields, (form->count + 1) * sizeof(*form->fields));
 	form->fields[form->count++] = f;
 	return true;
 }
@@ -433,8 +435,8 @@ sender_form_clear(struct sender_form *form)
 /* ---------------------------------------------------------------------- */
 
 enum sender_status
-sender_parse_json(const struct sender_request *req, json_t **out,
-    struct err *err)
+sender_parse_json(
+    const struct sender_request *req, json_t **out, struct err *err)
 {
 	json_error_t jerr;
 
@@ -443,8 +445,9 @@ sender_parse_json(const struct sender_request *req, json_t **out,
 		return sender_malformed(err, "empty body");
 	*out = json_loadb(req->body, req->body_len, 0, &jerr);
 	if (*out == NULL)
-		return sender_malformed(err, "body is not valid JSON: %s at line %d",
-		    jerr.text, jerr.line);
+		return sender_malformed(err,
+		    "body is not valid JSON: %s at line %d", jerr.text,
+		    jerr.line);
 	return SENDER_OK;
 }
 
@@ -478,11 +481,11 @@ sender_json_text(const json_t *value)
 
 	if (json_is_string(value))
 		return json_string_length(value) > 0
-		    ? xstrdup(json_string_value(value))
-		    : NULL;
+			   ? xstrdup(json_string_value(value))
+			   : NULL;
 	if (json_is_integer(value))
-		return xasprintf("%" JSON_INTEGER_FORMAT,
-		    json_integer_value(value));
+		return xasprintf(
+		    "%" JSON_INTEGER_FORMAT, json_integer_value(value));
 	if (json_is_real(value)) {
 		d = json_real_value(value);
 		if (d == floor(d) && fabs(d) < 9e15)
@@ -620,14 +623,15 @@ sender_set_email(struct event *ev, const char *email)
 unsigned
 sender_ua_flags(const char *user_agent)
 {
-	if (user_agent != NULL && strstr(user_agent, "GoogleImageProxy") != NULL)
+	if (user_agent != NULL &&
+	    strstr(user_agent, "GoogleImageProxy") != NULL)
 		return EVENT_FLAG_GMAIL_PROXY;
 	return 0;
 }
 
 void
-sender_set_client(struct event *ev, const char *url, const char *user_agent,
-    const char *ip)
+sender_set_client(
+    struct event *ev, const char *url, const char *user_agent, const char *ip)
 {
 	if (url != NULL && url[0] != '\0')
 		ev->url = xstrdup(url);

@@ -25,15 +25,15 @@ static const struct sender_name_kind mailgun_events[] = {
 };
 
 bool
-mailgun_classify(const char *event, const char *severity,
-    struct sender_kind *kind)
+mailgun_classify(
+    const char *event, const char *severity, struct sender_kind *kind)
 {
 	if (event != NULL && strcmp(event, "failed") == 0) {
 		kind->type = EVENT_BOUNCE;
-		kind->bounce = severity != NULL &&
-			strcmp(severity, "permanent") == 0
-		    ? BOUNCE_HARD
-		    : BOUNCE_SOFT;
+		kind->bounce =
+		    severity != NULL && strcmp(severity, "permanent") == 0
+			? BOUNCE_HARD
+			: BOUNCE_SOFT;
 		kind->flags = 0;
 		return true;
 	}
@@ -42,8 +42,8 @@ mailgun_classify(const char *event, const char *severity,
 }
 
 static bool
-signature_fresh(const char *ts, const struct sender_request *req,
-    int64_t window_s)
+signature_fresh(
+    const char *ts, const struct sender_request *req, int64_t window_s)
 {
 	char *end;
 	long long secs = strtoll(ts, &end, 10);
@@ -80,8 +80,8 @@ authenticate(const json_t *root, const struct sender_request *req,
 			strlen(secrets->signing_key), signed_text,
 			strlen(signed_text), mac, &mac_len)) {
 			sender_hex(mac, mac_len, hex);
-			ok = sender_equal_ct(hex, strlen(hex), given,
-			    strlen(given));
+			ok = sender_equal_ct(
+			    hex, strlen(hex), given, strlen(given));
 		}
 	}
 	free(signed_text);
@@ -140,17 +140,17 @@ parse_event(const json_t *data, struct sender_result *out, struct err *err)
 		return SENDER_OK;
 	}
 	if (!sender_time_seconds(json_object_get(data, "timestamp"), &ms))
-		return sender_malformed(err,
-		    "\"event-data\" has no valid \"timestamp\"");
+		return sender_malformed(
+		    err, "\"event-data\" has no valid \"timestamp\"");
 	ev = sender_push(out, &kind);
 	if (email == NULL || !sender_set_email(ev, email))
-		return sender_malformed(err,
-		    "\"event-data\" has no valid \"recipient\"");
+		return sender_malformed(
+		    err, "\"event-data\" has no valid \"recipient\"");
 	ev->occurred_at_ms = ms;
 	ev->message_id = xstrdup(sender_json_str(
 	    sender_json_path(data, "message", "headers", NULL), "message-id"));
-	ev->contact_id = sender_json_text(sender_json_path(data,
-	    "user-variables", SENDER_CONTACT_KEY, NULL));
+	ev->contact_id = sender_json_text(
+	    sender_json_path(data, "user-variables", SENDER_CONTACT_KEY, NULL));
 	ev->campaign_id = xstrdup(json_string_value(json_array_get(tags, 0)));
 	if (kind.type == EVENT_OPEN || kind.type == EVENT_CLICK) {
 		sender_set_client(ev, sender_json_str(data, "url"),
@@ -171,8 +171,8 @@ mailgun_handle(const struct sender_request *req,
 	enum sender_status st;
 
 	if (!sender_is_set(secrets->signing_key))
-		return sender_finish(out,
-		    sender_not_configured(err, "mailgun", "signing_key"));
+		return sender_finish(
+		    out, sender_not_configured(err, "mailgun", "signing_key"));
 	st = sender_parse_json(req, &root, err);
 	if (st == SENDER_OK && !json_is_object(root))
 		st = sender_malformed(err, "expected a JSON object");
@@ -182,8 +182,8 @@ mailgun_handle(const struct sender_request *req,
 		const json_t *data = json_object_get(root, "event-data");
 
 		st = json_is_object(data)
-		    ? parse_event(data, out, err)
-		    : sender_malformed(err, "no \"event-data\" object");
+			 ? parse_event(data, out, err)
+			 : sender_malformed(err, "no \"event-data\" object");
 	}
 	json_decref(root);
 	return sender_finish(out, st);

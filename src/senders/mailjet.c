@@ -25,15 +25,15 @@ static const struct sender_name_kind mailjet_events[] = {
 };
 
 bool
-mailjet_classify(const char *event, const char *hard_bounce,
-    struct sender_kind *kind)
+mailjet_classify(
+    const char *event, const char *hard_bounce, struct sender_kind *kind)
 {
 	if (event != NULL && strcmp(event, "bounce") == 0) {
 		kind->type = EVENT_BOUNCE;
-		kind->bounce = hard_bounce != NULL &&
-			strcmp(hard_bounce, "true") == 0
-		    ? BOUNCE_HARD
-		    : BOUNCE_SOFT;
+		kind->bounce =
+		    hard_bounce != NULL && strcmp(hard_bounce, "true") == 0
+			? BOUNCE_HARD
+			: BOUNCE_SOFT;
 		kind->flags = 0;
 		return true;
 	}
@@ -48,7 +48,8 @@ event_id(const char *name, const struct event *ev)
 	const char *f[] = { name, ev->message_id, ev->email, ms, ev->url };
 
 	/* Mailjet's time is whole seconds, so ms / 1000 is the raw value. */
-	snprintf(ms, sizeof(ms), "%lld", (long long)(ev->occurred_at_ms / 1000));
+	snprintf(
+	    ms, sizeof(ms), "%lld", (long long)(ev->occurred_at_ms / 1000));
 	return sender_composite_id('j', f, 5);
 }
 
@@ -63,7 +64,8 @@ parse_event(const json_t *item, size_t index, struct sender_result *out,
 	int64_t ms;
 
 	if (!json_is_object(item) || name == NULL)
-		return sender_malformed(err, "event %zu has no \"event\"", index);
+		return sender_malformed(
+		    err, "event %zu has no \"event\"", index);
 	if (!mailjet_classify(name,
 		json_is_true(json_object_get(item, "hard_bounce")) ? "true"
 								   : "false",
@@ -72,12 +74,12 @@ parse_event(const json_t *item, size_t index, struct sender_result *out,
 		return SENDER_OK;
 	}
 	if (!sender_time_seconds(json_object_get(item, "time"), &ms))
-		return sender_malformed(err, "event %zu has no valid \"time\"",
-		    index);
+		return sender_malformed(
+		    err, "event %zu has no valid \"time\"", index);
 	ev = sender_push(out, &kind);
 	if (email == NULL || !sender_set_email(ev, email))
-		return sender_malformed(err, "event %zu has no valid \"email\"",
-		    index);
+		return sender_malformed(
+		    err, "event %zu has no valid \"email\"", index);
 	ev->occurred_at_ms = ms;
 	ev->message_id = sender_json_text(json_object_get(item, "MessageID"));
 	ev->contact_id =
@@ -85,7 +87,8 @@ parse_event(const json_t *item, size_t index, struct sender_result *out,
 	ev->campaign_id = xstrdup(sender_json_str(item, "customcampaign"));
 	if (kind.type == EVENT_OPEN || kind.type == EVENT_CLICK)
 		sender_set_client(ev, sender_json_str(item, "url"),
-		    sender_json_str(item, "agent"), sender_json_str(item, "ip"));
+		    sender_json_str(item, "agent"),
+		    sender_json_str(item, "ip"));
 	ev->event_id = event_id(name, ev);
 	return SENDER_OK;
 }

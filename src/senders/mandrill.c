@@ -30,8 +30,8 @@ static const struct sender_name_kind mandrill_events[] = {
 };
 
 bool
-mandrill_classify(const char *event, const char *unused,
-    struct sender_kind *kind)
+mandrill_classify(
+    const char *event, const char *unused, struct sender_kind *kind)
 {
 	(void)unused;
 	/* send, deferral, reject, inbound and sync events: not kept */
@@ -80,8 +80,8 @@ authenticate(const struct sender_request *req,
 	if (sender_hmac(SENDER_SHA1, secrets->signing_key,
 		strlen(secrets->signing_key), data, data_len, mac, &mac_len)) {
 		expected = sender_base64_encode(mac, mac_len);
-		ok = sender_equal_ct(expected, strlen(expected), given,
-		    strlen(given));
+		ok = sender_equal_ct(
+		    expected, strlen(expected), given, strlen(given));
 		free(expected);
 	}
 	free(data);
@@ -111,18 +111,19 @@ parse_event(const json_t *item, size_t index, struct sender_result *out,
 	int64_t ms;
 
 	if (!json_is_object(item))
-		return sender_malformed(err, "event %zu is not an object", index);
+		return sender_malformed(
+		    err, "event %zu is not an object", index);
 	if (!mandrill_classify(name, NULL, &kind)) {
 		out->batch.ignored++;
 		return SENDER_OK;
 	}
 	if (!sender_time_seconds(json_object_get(item, "ts"), &ms))
-		return sender_malformed(err, "event %zu has no valid \"ts\"",
-		    index);
+		return sender_malformed(
+		    err, "event %zu has no valid \"ts\"", index);
 	ev = sender_push(out, &kind);
 	if (email == NULL || !sender_set_email(ev, email))
-		return sender_malformed(err,
-		    "event %zu has no valid \"msg.email\"", index);
+		return sender_malformed(
+		    err, "event %zu has no valid \"msg.email\"", index);
 	ev->occurred_at_ms = ms;
 	ev->message_id = xstrdup(sender_json_str(item, "_id"));
 	if (ev->message_id == NULL)
@@ -140,8 +141,8 @@ parse_event(const json_t *item, size_t index, struct sender_result *out,
 }
 
 static enum sender_status
-parse_events(const struct sender_form *form, struct sender_result *out,
-    struct err *err)
+parse_events(
+    const struct sender_form *form, struct sender_result *out, struct err *err)
 {
 	const struct sender_form_field *f =
 	    sender_form_get(form, "mandrill_events");
@@ -155,8 +156,8 @@ parse_events(const struct sender_form *form, struct sender_result *out,
 	root = json_loadb(f->value, f->value_len, 0, &jerr);
 	if (!json_is_array(root)) {
 		json_decref(root);
-		return sender_malformed(err,
-		    "\"mandrill_events\" is not a JSON array");
+		return sender_malformed(
+		    err, "\"mandrill_events\" is not a JSON array");
 	}
 	json_array_foreach(root, i, item)
 	{
@@ -183,15 +184,15 @@ mandrill_handle(const struct sender_request *req,
 	if (req->method != NULL && strcasecmp(req->method, "HEAD") == 0)
 		return SENDER_OK;
 	if (!sender_is_set(secrets->signing_key))
-		return sender_finish(out,
-		    sender_not_configured(err, "mandrill", "signing_key"));
+		return sender_finish(
+		    out, sender_not_configured(err, "mandrill", "signing_key"));
 	if (!sender_is_set(secrets->signed_url))
-		return sender_finish(out,
-		    sender_not_configured(err, "mandrill", "signed_url"));
-	if (!sender_form_parse(req->body != NULL ? req->body : "",
-		req->body_len, &form))
-		return sender_finish(out,
-		    sender_malformed(err, "body is not form-encoded"));
+		return sender_finish(
+		    out, sender_not_configured(err, "mandrill", "signed_url"));
+	if (!sender_form_parse(
+		req->body != NULL ? req->body : "", req->body_len, &form))
+		return sender_finish(
+		    out, sender_malformed(err, "body is not form-encoded"));
 	sender_form_sort(&form);
 	st = authenticate(req, secrets, &form, err);
 	if (st == SENDER_OK)

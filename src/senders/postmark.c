@@ -39,8 +39,8 @@ in_list(const char *const *list, const char *name)
 }
 
 bool
-postmark_classify(const char *record_type, const char *detail,
-    struct sender_kind *kind)
+postmark_classify(
+    const char *record_type, const char *detail, struct sender_kind *kind)
 {
 	if (record_type == NULL)
 		return false;
@@ -55,9 +55,9 @@ postmark_classify(const char *record_type, const char *detail,
 		}
 		kind->type = EVENT_BOUNCE;
 		kind->bounce = strcmp(detail, "HardBounce") == 0 ||
-			strcmp(detail, "BadEmailAddress") == 0
-		    ? BOUNCE_HARD
-		    : BOUNCE_SOFT;
+				       strcmp(detail, "BadEmailAddress") == 0
+				   ? BOUNCE_HARD
+				   : BOUNCE_SOFT;
 		return true;
 	}
 	if (strcmp(record_type, "SubscriptionChange") == 0) {
@@ -87,8 +87,8 @@ classify_detail(const json_t *root, const char *record_type)
 {
 	if (strcmp(record_type, "SubscriptionChange") == 0)
 		return json_is_true(json_object_get(root, "SuppressSending"))
-		    ? "true"
-		    : "false";
+			   ? "true"
+			   : "false";
 	return sender_json_str(root, "Type");
 }
 
@@ -131,7 +131,8 @@ parse_record(const json_t *root, struct sender_result *out, struct err *err)
 		email = sender_json_str(root, "Email");
 	ev = sender_push(out, &kind);
 	if (email == NULL || !sender_set_email(ev, email))
-		return sender_malformed(err, "no valid \"Recipient\" or \"Email\"");
+		return sender_malformed(
+		    err, "no valid \"Recipient\" or \"Email\"");
 	ev->occurred_at_ms = ms;
 	ev->message_id = xstrdup(sender_json_str(root, "MessageID"));
 	ev->contact_id = sender_json_text(
@@ -156,13 +157,14 @@ postmark_handle(const struct sender_request *req,
 	json_t *root = NULL;
 	enum sender_status st;
 
-	st = sender_check_http_auth(req, secrets, "postmark", TOKEN_HEADER, err);
+	st =
+	    sender_check_http_auth(req, secrets, "postmark", TOKEN_HEADER, err);
 	if (st == SENDER_OK)
 		st = sender_parse_json(req, &root, err);
 	if (st == SENDER_OK)
 		st = json_is_object(root)
-		    ? parse_record(root, out, err)
-		    : sender_malformed(err, "expected a JSON object");
+			 ? parse_record(root, out, err)
+			 : sender_malformed(err, "expected a JSON object");
 	json_decref(root);
 	return sender_finish(out, st);
 }

@@ -32,18 +32,19 @@ static const struct sender_name_kind sendgrid_events[] = {
 };
 
 bool
-sendgrid_classify(const char *event, const char *bounce_type,
-    struct sender_kind *kind)
+sendgrid_classify(
+    const char *event, const char *bounce_type, struct sender_kind *kind)
 {
 	if (event == NULL)
 		return false;
 	if (strcmp(event, "bounce") == 0) {
-		/* "blocked" is a temporary refusal; "bounce" (or none) is final. */
+		/* "blocked" is a temporary refusal; "bounce" (or none) is
+		 * final. */
 		kind->type = EVENT_BOUNCE;
-		kind->bounce = bounce_type != NULL &&
-			strcmp(bounce_type, "blocked") == 0
-		    ? BOUNCE_SOFT
-		    : BOUNCE_HARD;
+		kind->bounce =
+		    bounce_type != NULL && strcmp(bounce_type, "blocked") == 0
+			? BOUNCE_SOFT
+			: BOUNCE_HARD;
 		kind->flags = 0;
 		return true;
 	}
@@ -91,19 +92,19 @@ signature_valid(EVP_PKEY *pkey, const char *ts, const char *sig_b64,
 	bool ok;
 
 	ok = sig != NULL && sig_len > 0 && ctx != NULL &&
-	    EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, pkey) == 1 &&
-	    EVP_DigestVerifyUpdate(ctx, ts, strlen(ts)) == 1 &&
-	    (req->body_len == 0 ||
-		EVP_DigestVerifyUpdate(ctx, req->body, req->body_len) == 1) &&
-	    EVP_DigestVerifyFinal(ctx, sig, sig_len) == 1;
+	     EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, pkey) == 1 &&
+	     EVP_DigestVerifyUpdate(ctx, ts, strlen(ts)) == 1 &&
+	     (req->body_len == 0 ||
+		 EVP_DigestVerifyUpdate(ctx, req->body, req->body_len) == 1) &&
+	     EVP_DigestVerifyFinal(ctx, sig, sig_len) == 1;
 	EVP_MD_CTX_free(ctx);
 	free(sig);
 	return ok;
 }
 
 static bool
-timestamp_fresh(const char *ts, const struct sender_request *req,
-    int64_t window_s)
+timestamp_fresh(
+    const char *ts, const struct sender_request *req, int64_t window_s)
 {
 	char *end;
 	long long secs = strtoll(ts, &end, 10);
@@ -135,8 +136,8 @@ authenticate(const struct sender_request *req,
 		return sender_not_configured(err, "sendgrid",
 		    "public_key is not a usable ECDSA public key");
 	ok = sig != NULL && ts != NULL &&
-	    timestamp_fresh(ts, req, secrets->replay_window_s) &&
-	    signature_valid(pkey, ts, sig, req);
+	     timestamp_fresh(ts, req, secrets->replay_window_s) &&
+	     signature_valid(pkey, ts, sig, req);
 	EVP_PKEY_free(pkey);
 	return ok ? SENDER_OK : sender_unauthorized(err);
 }
@@ -164,32 +165,34 @@ parse_event(const json_t *item, size_t index, struct sender_result *out,
 	int64_t ms;
 
 	if (!json_is_object(item) || name == NULL)
-		return sender_malformed(err, "event %zu has no \"event\"", index);
+		return sender_malformed(
+		    err, "event %zu has no \"event\"", index);
 	if (!sendgrid_classify(name, sender_json_str(item, "type"), &kind)) {
 		out->batch.ignored++;
 		return SENDER_OK;
 	}
 	if (!sender_time_seconds(json_object_get(item, "timestamp"), &ms))
-		return sender_malformed(err, "event %zu has no valid \"timestamp\"",
-		    index);
+		return sender_malformed(
+		    err, "event %zu has no valid \"timestamp\"", index);
 	ev = sender_push(out, &kind);
 	if (email == NULL || !sender_set_email(ev, email))
-		return sender_malformed(err, "event %zu has no valid \"email\"",
-		    index);
+		return sender_malformed(
+		    err, "event %zu has no valid \"email\"", index);
 	ev->occurred_at_ms = ms;
 	ev->event_id = xstrdup(sender_json_str(item, "sg_event_id"));
 	if (ev->event_id == NULL) {
 		/* Not seen from SendGrid itself; kept deterministic anyway. */
 		char ts[32];
-		const char *f[] = { name, sender_json_str(item, "sg_message_id"),
-			ev->email, ts, sender_json_str(item, "url") };
+		const char *f[] = { name,
+			sender_json_str(item, "sg_message_id"), ev->email, ts,
+			sender_json_str(item, "url") };
 
 		snprintf(ts, sizeof(ts), "%lld", (long long)ms);
 		ev->event_id = sender_composite_id('s', f, 5);
 	}
 	ev->message_id = xstrdup(sender_json_str(item, "sg_message_id"));
-	ev->contact_id = sender_json_text(json_object_get(item,
-	    SENDER_CONTACT_KEY));
+	ev->contact_id =
+	    sender_json_text(json_object_get(item, SENDER_CONTACT_KEY));
 	ev->campaign_id = xstrdup(first_category(item));
 	if (kind.type == EVENT_OPEN || kind.type == EVENT_CLICK)
 		sender_set_client(ev, sender_json_str(item, "url"), ua,

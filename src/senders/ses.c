@@ -32,8 +32,8 @@ static const struct sender_name_kind ses_events[] = {
 };
 
 bool
-ses_classify(const char *event_type, const char *detail,
-    struct sender_kind *kind)
+ses_classify(
+    const char *event_type, const char *detail, struct sender_kind *kind)
 {
 	if (event_type == NULL)
 		return false;
@@ -42,9 +42,10 @@ ses_classify(const char *event_type, const char *detail,
 	if (strcmp(event_type, "Bounce") == 0) {
 		/* Transient and Undetermined may still get through later. */
 		kind->type = EVENT_BOUNCE;
-		kind->bounce = detail != NULL && strcmp(detail, "Permanent") == 0
-		    ? BOUNCE_HARD
-		    : BOUNCE_SOFT;
+		kind->bounce =
+		    detail != NULL && strcmp(detail, "Permanent") == 0
+			? BOUNCE_HARD
+			: BOUNCE_SOFT;
 		return true;
 	}
 	if (strcmp(event_type, "Subscription") == 0) {
@@ -107,7 +108,8 @@ sns_host(const char *host, size_t len)
 		size_t slen = strlen(*s);
 		size_t rlen;
 
-		if (len <= 4 + slen || strncmp(host + len - slen, *s, slen) != 0)
+		if (len <= 4 + slen ||
+		    strncmp(host + len - slen, *s, slen) != 0)
 			continue;
 		rlen = len - 4 - slen;
 		if (rlen < 3)
@@ -156,13 +158,12 @@ cert_current(X509 *cert, int64_t now_ms)
 	if (now_ms <= 0)
 		return true;
 	return X509_cmp_time(X509_get0_notBefore(cert), &now) < 0 &&
-	    X509_cmp_time(X509_get0_notAfter(cert), &now) > 0;
+	       X509_cmp_time(X509_get0_notAfter(cert), &now) > 0;
 }
 
 static bool
-verify_with_cert(const char *path, enum sender_digest digest,
-    const char *text, const unsigned char *sig, size_t sig_len,
-    int64_t now_ms)
+verify_with_cert(const char *path, enum sender_digest digest, const char *text,
+    const unsigned char *sig, size_t sig_len, int64_t now_ms)
 {
 	FILE *f = fopen(path, "r");
 	X509 *cert = NULL;
@@ -179,11 +180,11 @@ verify_with_cert(const char *path, enum sender_digest digest,
 	pkey = X509_get0_pubkey(cert);
 	ctx = EVP_MD_CTX_new();
 	ok = pkey != NULL && EVP_PKEY_is_a(pkey, "RSA") && ctx != NULL &&
-	    EVP_DigestVerifyInit(ctx, NULL,
-		digest == SENDER_SHA1 ? EVP_sha1() : EVP_sha256(), NULL,
-		pkey) == 1 &&
-	    EVP_DigestVerify(ctx, sig, sig_len, (const unsigned char *)text,
-		strlen(text)) == 1;
+	     EVP_DigestVerifyInit(ctx, NULL,
+		 digest == SENDER_SHA1 ? EVP_sha1() : EVP_sha256(), NULL,
+		 pkey) == 1 &&
+	     EVP_DigestVerify(ctx, sig, sig_len, (const unsigned char *)text,
+		 strlen(text)) == 1;
 out:
 	EVP_MD_CTX_free(ctx);
 	X509_free(cert);
@@ -204,8 +205,7 @@ has_pem_suffix(const char *name)
  */
 static bool
 verify_in_dir(const char *dir, const char *base, enum sender_digest digest,
-    const char *text, const unsigned char *sig, size_t sig_len,
-    int64_t now_ms)
+    const char *text, const unsigned char *sig, size_t sig_len, int64_t now_ms)
 {
 	char *path = xasprintf("%s/%s", dir, base);
 	FILE *probe = fopen(path, "r");
@@ -241,7 +241,8 @@ authenticate(const json_t *root, bool notification,
 {
 	const char *version = sender_json_str(root, "SignatureVersion");
 	const char *sig_b64 = sender_json_str(root, "Signature");
-	const char *base = cert_basename(sender_json_str(root, "SigningCertURL"));
+	const char *base =
+	    cert_basename(sender_json_str(root, "SigningCertURL"));
 	const char *topic = sender_json_str(root, "TopicArn");
 	enum sender_digest digest;
 	unsigned char *sig = NULL;
@@ -264,8 +265,8 @@ authenticate(const json_t *root, bool notification,
 	sig = sender_base64_decode(sig_b64, strlen(sig_b64), &sig_len);
 	if (text == NULL || sig == NULL || sig_len == 0)
 		goto out;
-	ok = verify_in_dir(secrets->cert_dir, base, digest, text, sig, sig_len,
-	    req->now_ms);
+	ok = verify_in_dir(
+	    secrets->cert_dir, base, digest, text, sig, sig_len, req->now_ms);
 out:
 	free(sig);
 	free(text);
@@ -307,18 +308,16 @@ recipients(const json_t *ses, const char *event_type, const json_t *detail)
 	json_array_foreach(src, i, item)
 	{
 		const char *addr = json_is_string(item)
-		    ? json_string_value(item)
-		    : sender_json_str(item, "emailAddress");
+				       ? json_string_value(item)
+				       : sender_json_str(item, "emailAddress");
 
 		if (addr != NULL)
 			json_array_append_new(list, json_string(addr));
 	}
 	/* Opens and clicks do not say who acted: the first destination. */
 	if (json_array_size(list) == 0) {
-		const json_t *dest =
-		    json_array_get(sender_json_path(ses, "mail", "destination",
-				       NULL),
-			0);
+		const json_t *dest = json_array_get(
+		    sender_json_path(ses, "mail", "destination", NULL), 0);
 
 		if (json_is_string(dest))
 			json_array_append(list, (json_t *)dest);
@@ -332,8 +331,8 @@ classify_detail(const char *event_type, const json_t *detail)
 	if (strcmp(event_type, "Subscription") == 0)
 		return json_is_true(sender_json_path(detail,
 			   "newTopicPreferences", "unsubscribeAll", NULL))
-		    ? "true"
-		    : "false";
+			   ? "true"
+			   : "false";
 	return sender_json_str(detail, "bounceType");
 }
 
@@ -345,12 +344,14 @@ fill_event(struct event *ev, const json_t *ses, const json_t *detail,
 	const json_t *tags = json_object_get(mail, "tags");
 
 	if (!sender_set_email(ev, email))
-		return sender_malformed(err, "SES event has an invalid recipient");
-	if (!sender_time_iso(json_object_get(detail, "timestamp"),
-		&ev->occurred_at_ms) &&
-	    !sender_time_iso(json_object_get(mail, "timestamp"),
-		&ev->occurred_at_ms))
-		return sender_malformed(err, "SES event has no valid timestamp");
+		return sender_malformed(
+		    err, "SES event has an invalid recipient");
+	if (!sender_time_iso(
+		json_object_get(detail, "timestamp"), &ev->occurred_at_ms) &&
+	    !sender_time_iso(
+		json_object_get(mail, "timestamp"), &ev->occurred_at_ms))
+		return sender_malformed(
+		    err, "SES event has no valid timestamp");
 	ev->message_id = xstrdup(sender_json_str(mail, "messageId"));
 	ev->contact_id = sender_json_text(
 	    json_array_get(json_object_get(tags, SENDER_CONTACT_KEY), 0));
@@ -377,8 +378,8 @@ parse_ses_event(const json_t *ses, const char *sns_id,
 	if (et == NULL)
 		et = sender_json_str(ses, "notificationType");
 	if (et == NULL || !json_is_object(json_object_get(ses, "mail")))
-		return sender_malformed(err,
-		    "Message is not an SES event (no eventType or mail)");
+		return sender_malformed(
+		    err, "Message is not an SES event (no eventType or mail)");
 	detail = detail_object(ses, et);
 	if (!ses_classify(et, classify_detail(et, detail), &kind)) {
 		out->batch.ignored++;
@@ -402,10 +403,11 @@ parse_ses_event(const json_t *ses, const char *sns_id,
 }
 
 static enum sender_status
-parse_notification(const json_t *root, struct sender_result *out,
-    struct err *err)
+parse_notification(
+    const json_t *root, struct sender_result *out, struct err *err)
 {
-	const char *message = json_string_value(json_object_get(root, "Message"));
+	const char *message =
+	    json_string_value(json_object_get(root, "Message"));
 	const char *sns_id = sender_json_str(root, "MessageId");
 	const char *p = message;
 	json_t *ses;
@@ -440,15 +442,16 @@ dispatch(const json_t *root, const struct sender_request *req,
 	enum sender_status st;
 
 	if (type == NULL)
-		return sender_malformed(err, "not an SNS message (no \"Type\")");
+		return sender_malformed(
+		    err, "not an SNS message (no \"Type\")");
 	if (hdr != NULL && strcmp(hdr, type) != 0)
-		return sender_malformed(err,
-		    "x-amz-sns-message-type does not match \"Type\"");
+		return sender_malformed(
+		    err, "x-amz-sns-message-type does not match \"Type\"");
 	notification = strcmp(type, "Notification") == 0;
 	if (!notification && strcmp(type, "SubscriptionConfirmation") != 0 &&
 	    strcmp(type, "UnsubscribeConfirmation") != 0)
-		return sender_malformed(err, "unknown SNS message type \"%s\"",
-		    type);
+		return sender_malformed(
+		    err, "unknown SNS message type \"%s\"", type);
 	st = authenticate(root, notification, req, secrets, err);
 	if (st != SENDER_OK)
 		return st;
@@ -471,13 +474,13 @@ ses_handle(const struct sender_request *req,
 	enum sender_status st;
 
 	if (!sender_is_set(secrets->cert_dir))
-		return sender_finish(out,
-		    sender_not_configured(err, "ses", "cert_dir"));
+		return sender_finish(
+		    out, sender_not_configured(err, "ses", "cert_dir"));
 	st = sender_parse_json(req, &root, err);
 	if (st == SENDER_OK)
 		st = json_is_object(root)
-		    ? dispatch(root, req, secrets, out, err)
-		    : sender_malformed(err, "expected a JSON object");
+			 ? dispatch(root, req, secrets, out, err)
+			 : sender_malformed(err, "expected a JSON object");
 	json_decref(root);
 	return sender_finish(out, st);
 }

@@ -28,18 +28,20 @@ static const struct sender_name_kind sparkpost_events[] = {
 };
 
 bool
-sparkpost_classify(const char *type, const char *bounce_class,
-    struct sender_kind *kind)
+sparkpost_classify(
+    const char *type, const char *bounce_class, struct sender_kind *kind)
 {
 	if (type != NULL &&
 	    (strcmp(type, "bounce") == 0 || strcmp(type, "out_of_band") == 0)) {
-		/* Classes 10, 30 and 90 are the hard ones; the rest may pass. */
-		long cls = bounce_class != NULL ? strtol(bounce_class, NULL, 10)
-						: 0;
+		/* Classes 10, 30 and 90 are the hard ones; the rest may pass.
+		 */
+		long cls =
+		    bounce_class != NULL ? strtol(bounce_class, NULL, 10) : 0;
 
 		kind->type = EVENT_BOUNCE;
-		kind->bounce = cls == 10 || cls == 30 || cls == 90 ? BOUNCE_HARD
-								   : BOUNCE_SOFT;
+		kind->bounce = cls == 10 || cls == 30 || cls == 90
+				   ? BOUNCE_HARD
+				   : BOUNCE_SOFT;
 		kind->flags = 0;
 		return true;
 	}
@@ -60,7 +62,8 @@ parse_event(const json_t *data, size_t index, struct sender_result *out,
 	int64_t ms;
 
 	if (type == NULL)
-		return sender_malformed(err, "element %zu has no \"type\"", index);
+		return sender_malformed(
+		    err, "element %zu has no \"type\"", index);
 	keep = sparkpost_classify(type, cls, &kind);
 	free(cls);
 	if (!keep) {
@@ -68,19 +71,19 @@ parse_event(const json_t *data, size_t index, struct sender_result *out,
 		return SENDER_OK;
 	}
 	if (!sender_time_seconds(json_object_get(data, "timestamp"), &ms))
-		return sender_malformed(err,
-		    "element %zu has no valid \"timestamp\"", index);
+		return sender_malformed(
+		    err, "element %zu has no valid \"timestamp\"", index);
 	ev = sender_push(out, &kind);
 	if (email == NULL)
 		email = sender_json_str(data, "raw_rcpt_to");
 	if (email == NULL || !sender_set_email(ev, email))
-		return sender_malformed(err, "element %zu has no valid \"rcpt_to\"",
-		    index);
+		return sender_malformed(
+		    err, "element %zu has no valid \"rcpt_to\"", index);
 	ev->occurred_at_ms = ms;
 	ev->event_id = sender_json_text(json_object_get(data, "event_id"));
 	if (ev->event_id == NULL)
-		return sender_malformed(err, "element %zu has no \"event_id\"",
-		    index);
+		return sender_malformed(
+		    err, "element %zu has no \"event_id\"", index);
 	ev->message_id = xstrdup(sender_json_str(data, "message_id"));
 	ev->contact_id = sender_json_text(
 	    sender_json_path(data, "rcpt_meta", SENDER_CONTACT_KEY, NULL));
@@ -101,8 +104,8 @@ parse_element(const json_t *elem, size_t index, struct sender_result *out,
 	json_t *data;
 
 	if (!json_is_object(msys))
-		return sender_malformed(err, "element %zu has no \"msys\" object",
-		    index);
+		return sender_malformed(
+		    err, "element %zu has no \"msys\" object", index);
 	if (json_object_size(msys) == 0)
 		return SENDER_OK; /* keep-alive ping */
 	json_object_foreach((json_t *)msys, cls, data)
