@@ -33,6 +33,12 @@ extern struct api_context *api_ctx;
 /* The route table, ending with a NULL pattern. */
 extern const struct http_route api_routes[];
 
+/* Seconds a client is told to wait when the database cannot answer. */
+#define API_RETRY_AFTER_S "5"
+
+/* Answers 503 with Retry-After; err (may be NULL) gives code and text. */
+void api_respond_unavailable(struct http_request *req, const struct err *err);
+
 /* Answers 503 and returns false until the schema is current. */
 bool api_ready_or_respond(struct http_request *req);
 

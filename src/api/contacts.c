@@ -23,17 +23,6 @@
 #define DEFAULT_PAGE 100
 #define MAX_ID_LEN 256
 
-static void
-respond_db_error(struct http_request *req, const struct err *err)
-{
-	json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code",
-	    "database_unavailable", "message",
-	    err->message[0] != '\0' ? err->message
-				    : "the database is unavailable");
-
-	http_respond_json_header(req, 503, body, "Retry-After", "5");
-}
-
 static PGconn *
 acquire_or_respond(struct http_request *req)
 {
@@ -41,7 +30,7 @@ acquire_or_respond(struct http_request *req)
 	PGconn *conn = db_pool_acquire(api_ctx->pool, 2000, &err);
 
 	if (conn == NULL)
-		respond_db_error(req, &err);
+		api_respond_unavailable(req, &err);
 	return conn;
 }
 
@@ -77,7 +66,7 @@ scorecard_lookup(struct http_request *req, enum store_lookup by,
 	    &contact, &err);
 	release(conn, found < 0);
 	if (found < 0) {
-		respond_db_error(req, &err);
+		api_respond_unavailable(req, &err);
 		return;
 	}
 	if (found == 0) {
@@ -189,7 +178,7 @@ api_scorecards_batch(struct http_request *req)
 	    &found, &nfound, &err);
 	release(conn, !ok);
 	if (!ok) {
-		respond_db_error(req, &err);
+		api_respond_unavailable(req, &err);
 		goto out;
 	}
 	cards = json_array();
@@ -282,7 +271,7 @@ api_contacts_list(struct http_request *req)
 	    limit, now, &page, &count, &err);
 	release(conn, !ok);
 	if (!ok) {
-		respond_db_error(req, &err);
+		api_respond_unavailable(req, &err);
 		return;
 	}
 	cards = json_array();
@@ -393,7 +382,7 @@ api_contact_put(struct http_request *req)
 		    STORE_BY_CRM_ID, id, now, &contact, &err);
 	release(conn, !ok || found < 0);
 	if (!ok || found != 1) {
-		respond_db_error(req, &err);
+		api_respond_unavailable(req, &err);
 		goto out;
 	}
 	http_respond_json(req, 200, card_for(&contact, &params, now));
@@ -421,7 +410,7 @@ api_contact_delete(struct http_request *req)
 	    time_now_ms(), &err);
 	release(conn, erased < 0);
 	if (erased < 0)
-		respond_db_error(req, &err);
+		api_respond_unavailable(req, &err);
 	else if (erased == 0)
 		http_respond_error(req, 404, "not_found", "no such contact");
 	else

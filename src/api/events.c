@@ -15,9 +15,6 @@
 #include "store/fits.h"
 #include "store/keys.h"
 
-/* Seconds a client is told to wait when the database cannot commit. */
-#define RETRY_AFTER_S "5"
-
 static bool
 is_json_content_type(const char *ct)
 {
@@ -30,19 +27,6 @@ is_json_content_type(const char *ct)
 		len--;
 	return len == strlen("application/json") &&
 	    strncasecmp(ct, "application/json", len) == 0;
-}
-
-static void
-respond_unavailable(struct http_request *req, const struct err *err)
-{
-	json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code",
-	    err->code[0] != '\0' ? err->code : "database_unavailable",
-	    "message",
-	    err->message[0] != '\0' ? err->message
-				    : "the database is unavailable");
-
-	http_respond_json_header(req, 503, body, "Retry-After",
-	    RETRY_AFTER_S);
 }
 
 static json_t *
@@ -92,7 +76,7 @@ api_events_post(struct http_request *req)
 	}
 	if (!ingest_write(&api_ctx->ingest, http_account(req), "native",
 		&batch, &result, &err)) {
-		respond_unavailable(req, &err);
+		api_respond_unavailable(req, &err);
 		goto out;
 	}
 	http_respond_json(req, 202,
@@ -149,13 +133,13 @@ webhook_account_or_respond(struct http_request *req, int64_t *account)
 		return true;
 	conn = db_pool_acquire(api_ctx->pool, 2000, &err);
 	if (conn == NULL) {
-		respond_unavailable(req, &err);
+		api_respond_unavailable(req, &err);
 		return false;
 	}
 	found = keys_account_id(conn, name, account, &err);
 	db_pool_release(api_ctx->pool, conn, found < 0);
 	if (found < 0)
-		respond_unavailable(req, &err);
+		api_respond_unavailable(req, &err);
 	else if (found == 0)
 		http_respond_error(req, 404, "not_found", "no such account");
 	return found == 1;
@@ -194,7 +178,7 @@ webhook_answer(struct http_request *req, const char *provider,
 	metrics_add(METRIC_EVENTS_REJECTED, dropped);
 	if (!ingest_write(&api_ctx->ingest, account, provider, &out->batch,
 		&result, &err)) {
-		respond_unavailable(req, &err);
+		api_respond_unavailable(req, &err);
 		return;
 	}
 	http_respond_json(req, 200,
@@ -286,7 +270,7 @@ api_refit(struct http_request *req)
 		return;
 	if (!fits_refit(api_ctx->pool, http_account(req), &api_ctx->thresholds,
 		&report, &err)) {
-		respond_unavailable(req, &err);
+		api_respond_unavailable(req, &err);
 		return;
 	}
 	http_respond_json(req, 200,

@@ -31,6 +31,21 @@ const struct http_route api_routes[] = {
 	{ NULL, NULL, NULL, false },
 };
 
+void
+api_respond_unavailable(struct http_request *req, const struct err *err)
+{
+	json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code",
+	    err != NULL && err->code[0] != '\0' ? err->code
+						  : "database_unavailable",
+	    "message",
+	    err != NULL && err->message[0] != '\0'
+		? err->message
+		: "the database is unavailable; try again");
+
+	http_respond_json_header(req, 503, body, "Retry-After",
+	    API_RETRY_AFTER_S);
+}
+
 bool
 api_ready_or_respond(struct http_request *req)
 {
@@ -39,7 +54,7 @@ api_ready_or_respond(struct http_request *req)
 	http_respond_json_header(req, 503,
 	    json_pack("{s:{s:s,s:s}}", "error", "code", "not_ready", "message",
 		"the database is not ready yet; try again"),
-	    "Retry-After", "5");
+	    "Retry-After", API_RETRY_AFTER_S);
 	return false;
 }
 
@@ -61,7 +76,7 @@ api_authenticate_or_respond(struct http_request *req)
 	}
 	found = keys_authenticate(api_ctx->pool, auth + 7, &account, &err);
 	if (found < 0) {
-		http_respond_err(req, &err);
+		api_respond_unavailable(req, &err);
 		return false;
 	}
 	if (found == 0) {
