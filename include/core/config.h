@@ -93,8 +93,9 @@ struct config {
 
 /*
  * Fills cfg with defaults, then the file at path (NULL: none), then the
- * environment.  On failure err names file:line and the offending text.
- * Free with config_free whether or not it succeeded.
+ * environment.  On failure err names file:line and the offending text
+ * (never the value of a secret).  cfg need not be initialised and its old
+ * content is not freed.  Free with config_free whether or not it succeeded.
  */
 bool config_load(
     struct config *cfg, const char *path, struct err *err) MUST_CHECK;

@@ -34,6 +34,8 @@ enum key_type {
 
 /* The value is a secret: never echoed in messages. */
 #define KEY_SECRET 0x1
+/* Line breaks are allowed (a PEM key given through the environment). */
+#define KEY_MULTILINE 0x2
 
 /* Extra check on a string value; fills reason when it rejects. */
 typedef bool (*key_check_fn)(const char *value, char *reason, size_t len);
@@ -68,11 +70,12 @@ static bool check_cidrs(const char *value, char *reason, size_t len);
 	"barracuda,proofpoint,mimecast,symantec,forcepoint,trendmicro,"        \
 	"messagelabs,fortiguard,bitdefender,safelinks"
 
-/* The eight keys every sender section has; each sender uses some. */
+/* The nine keys every sender section has; each sender uses some. */
 #define SENDER_KEYS(id, sect, replay)                                          \
-	{ sect, "public_key", KEY_STRING, SENDER(id, public_key), "", 0, 0, 0, \
-		NULL,                                                          \
-		"public key that verifies signed webhooks (base64 or PEM)" },  \
+	{ sect, "public_key", KEY_STRING, SENDER(id, public_key), "", 0, 0,    \
+		KEY_MULTILINE, NULL,                                           \
+		"webhook verification key: base64 DER, or PEM via the "        \
+		"environment" },                                               \
 	    { sect, "signing_key", KEY_STRING, SENDER(id, signing_key), "", 0, \
 		    0, KEY_SECRET, NULL,                                       \
 		    "shared secret of the webhook signature (HMAC)" },         \
@@ -407,9 +410,11 @@ parse_number(const struct config_key *key, const char *text, double *out,
 }
 
 static bool
-has_control_chars(const char *text)
+has_control_chars(const char *text, bool allow_line_breaks)
 {
 	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		if (allow_line_breaks && (*p == '\n' || *p == '\r'))
+			continue;
 		if (*p < 0x20 || *p == 0x7f)
 			return true;
 	}
@@ -427,7 +432,7 @@ key_assign(struct config *cfg, const struct config_key *key, const char *text,
 
 	switch (key->type) {
 	case KEY_STRING:
-		if (has_control_chars(text)) {
+		if (has_control_chars(text, key->flags & KEY_MULTILINE)) {
 			snprintf(reason, len, "contains control characters");
 			return false;
 		}

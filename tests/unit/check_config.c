@@ -228,6 +228,14 @@ static const struct env_case env_cases[] = {
 	{ "ENGAGEMENTD_BREVO_TOKEN", "test-brevo-bearer-token-0001", true,
 	    "brevo", "token", "test-brevo-bearer-token-0001" },
 	{ "ENGAGEMENTD_MAILJET_REPLAY_WINDOW_S", "86401", false },
+	/* line breaks: only where a PEM key may go */
+	{ "ENGAGEMENTD_SENDGRID_PUBLIC_KEY",
+	    "-----BEGIN PUBLIC KEY-----\r\nMFkw\n-----END PUBLIC KEY-----\n",
+	    true, "sendgrid", "public_key",
+	    "-----BEGIN PUBLIC KEY-----\r\nMFkw\n-----END PUBLIC KEY-----\n" },
+	{ "ENGAGEMENTD_MANDRILL_SIGNED_URL", "https://hooks.example.com/\n",
+	    false },
+	{ "ENGAGEMENTD_SENDGRID_PUBLIC_KEY", "MFkw\tEw", false },
 };
 
 START_TEST(test_env_values)
