@@ -18,12 +18,11 @@
 #include <jansson.h>
 
 #include "core/err.h"
+#include "http/route.h"
 
 struct http_request;
 
 typedef void (*http_handler_fn)(struct http_request *req);
-
-#define HTTP_MAX_PARAMS 4
 
 /*
  * One entry of the route table.  pattern segments written "{name}" match one

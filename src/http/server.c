@@ -25,6 +25,7 @@
 #include "core/timeutil.h"
 #include "core/xmalloc.h"
 #include "http/http.h"
+#include "http/route.h"
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -39,9 +40,7 @@ struct http_request {
 	uint64_t id;
 	const char *method;
 	const struct http_route *route;
-	char *param_names[HTTP_MAX_PARAMS];
-	char *param_values[HTTP_MAX_PARAMS];
-	int param_count;
+	struct http_match match;
 	char *body;
 	size_t body_len;
 	bool body_too_large;
@@ -53,133 +52,6 @@ struct http_request {
 };
 
 static atomic_uint_fast64_t request_counter;
-
-/* ------------------------------------------------------------------ */
-/* Percent-decoding and routing                                        */
-/* ------------------------------------------------------------------ */
-
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
- * Decodes len bytes of percent-encoding into a fresh string; plus_is_space
- * for query values.  Returns NULL for a malformed escape or an encoded NUL,
- * which no identifier may contain.
- */
-static char *
-percent_decode(const char *text, size_t len, bool plus_is_space)
-{
-	char *out = xmalloc(len + 1);
-	size_t o = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		if (text[i] == '%') {
-			int hi, lo;
-
-			if (i + 2 >= len)
-				goto bad;
-			hi = hex_value(text[i + 1]);
-			lo = hex_value(text[i + 2]);
-			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-				goto bad;
-			out[o++] = (char)(hi * 16 + lo);
-			i += 2;
-		} else if (text[i] == '+' && plus_is_space) {
-			out[o++] = ' ';
-		} else {
-			out[o++] = text[i];
-		}
-	}
-	out[o] = '\0';
-	return out;
-bad:
-	free(out);
-	return NULL;
-}
-
-static bool
-method_listed(const char *methods, const char *method)
-{
-	size_t mlen = strlen(method);
-	const char *p = methods;
-
-	while (*p != '\0') {
-		size_t word = strcspn(p, " ");
-
-		if (word == mlen && strncmp(p, method, mlen) == 0)
-			return true;
-		p += word;
-		while (*p == ' ')
-			p++;
-	}
-	return false;
-}
-
-/*
- * Matches path against pattern; on success fills the request's parameters.
- * Returns 1 for a match, 0 for none, -1 for a match whose parameter is
- * badly encoded.
- */
-static int
-route_match(struct http_request *req, const char *pattern, const char *path)
-{
-	const char *p = pattern, *u = path;
-	int count = 0;
-	char *names[HTTP_MAX_PARAMS], *values[HTTP_MAX_PARAMS];
-
-	while (*p != '\0' && *u != '\0') {
-		size_t plen = strcspn(p, "/"), ulen = strcspn(u, "/");
-
-		if (plen > 2 && p[0] == '{' && p[plen - 1] == '}') {
-			if (ulen == 0 || count == HTTP_MAX_PARAMS)
-				goto no;
-			names[count] = xstrndup(p + 1, plen - 2);
-			values[count] = percent_decode(u, ulen, false);
-			count++;
-			if (values[count - 1] == NULL)
-				goto bad;
-		} else if (plen != ulen || strncmp(p, u, plen) != 0) {
-			goto no;
-		}
-		p += plen;
-		u += ulen;
-		if (*p == '/' && *u == '/') {
-			p++;
-			u++;
-		} else if (*p != *u) {
-			goto no;
-		}
-	}
-	if (*p != '\0' || *u != '\0')
-		goto no;
-	for (int i = 0; i < count; i++) {
-		req->param_names[i] = names[i];
-		req->param_values[i] = values[i];
-	}
-	req->param_count = count;
-	return 1;
-no:
-	for (int i = 0; i < count; i++) {
-		free(names[i]);
-		free(values[i]);
-	}
-	return 0;
-bad:
-	for (int i = 0; i < count; i++) {
-		free(names[i]);
-		free(values[i]);
-	}
-	return -1;
-}
 
 /* ------------------------------------------------------------------ */
 /* Responses                                                           */
@@ -323,9 +195,9 @@ http_route_pattern(const struct http_request *req)
 const char *
 http_param(const struct http_request *req, const char *name)
 {
-	for (int i = 0; i < req->param_count; i++)
-		if (strcmp(req->param_names[i], name) == 0)
-			return req->param_values[i];
+	for (int i = 0; i < req->match.count; i++)
+		if (strcmp(req->match.names[i], name) == 0)
+			return req->match.values[i];
 	return NULL;
 }
 
@@ -339,7 +211,7 @@ http_query(const struct http_request *req, const char *name)
 	if (raw == NULL)
 		return NULL;
 	free(mut->query_cache);
-	mut->query_cache = percent_decode(raw, strlen(raw), true);
+	mut->query_cache = http_percent_decode(raw, strlen(raw), true);
 	return mut->query_cache;
 }
 
@@ -380,7 +252,7 @@ route_request(struct http_request *req, const char *url)
 	bool path_known = false;
 
 	for (r = req->srv->routes; r->pattern != NULL; r++) {
-		int m = route_match(req, r->pattern, url);
+		int m = http_route_match(r->pattern, url, &req->match);
 
 		if (m < 0) {
 			req->route = r;
@@ -390,17 +262,13 @@ route_request(struct http_request *req, const char *url)
 		}
 		if (m == 0)
 			continue;
-		if (method_listed(r->methods, req->method)) {
+		if (http_method_listed(r->methods, req->method)) {
 			req->route = r;
 			return;
 		}
 		path_known = true;
 		req->route = r;
-		for (int i = 0; i < req->param_count; i++) {
-			free(req->param_names[i]);
-			free(req->param_values[i]);
-		}
-		req->param_count = 0;
+		http_match_clear(&req->match);
 	}
 	if (path_known) {
 		http_respond_error(req, 405, "method_not_allowed",
@@ -505,10 +373,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		    req->method, "route", http_route_pattern(req), "status",
 		    status, "ms", ms, NULL);
 	}
-	for (int i = 0; i < req->param_count; i++) {
-		free(req->param_names[i]);
-		free(req->param_values[i]);
-	}
+	http_match_clear(&req->match);
 	free(req->query_cache);
 	free(req->body);
 	free(req);
