@@ -30,6 +30,8 @@ struct ingest_result {
 	size_t accepted;   /* stored now */
 	size_t duplicates; /* already stored */
 	size_t ignored;    /* well-formed but of a kind not kept */
+	bool spooled;      /* written to the local spool, not yet to the
+			    * database; accepted and duplicates are then 0 */
 };
 
 /*

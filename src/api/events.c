@@ -80,9 +80,11 @@ api_events_post(struct http_request *req)
 		goto out;
 	}
 	http_respond_json(req, 202,
-	    json_pack("{s:I,s:I,s:o}", "accepted", (json_int_t)result.accepted,
+	    json_pack("{s:I,s:I,s:o,s:b}", "accepted",
+		(json_int_t)(result.spooled ? batch.count : result.accepted),
 		"duplicates", (json_int_t)result.duplicates, "rejected",
-		rejections_json(rejected, rejected_count)));
+		rejections_json(rejected, rejected_count), "spooled",
+		result.spooled));
 out:
 	event_batch_clear(&batch);
 	free(rejected);
@@ -182,10 +184,12 @@ webhook_answer(struct http_request *req, const char *provider,
 		return;
 	}
 	http_respond_json(req, 200,
-	    json_pack("{s:I,s:I,s:I,s:I}", "accepted",
-		(json_int_t)result.accepted, "duplicates",
-		(json_int_t)result.duplicates, "ignored",
-		(json_int_t)result.ignored, "rejected", (json_int_t)dropped));
+	    json_pack("{s:I,s:I,s:I,s:I,s:b}", "accepted",
+		(json_int_t)(result.spooled ? out->batch.count
+					    : result.accepted),
+		"duplicates", (json_int_t)result.duplicates, "ignored",
+		(json_int_t)result.ignored, "rejected", (json_int_t)dropped,
+		"spooled", result.spooled));
 }
 
 void
