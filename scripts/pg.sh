@@ -30,13 +30,32 @@ find_bindir() {
 		dirname "$(readlink -f "$(command -v pg_ctl)")"
 		return
 	fi
-	for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n -r); do
-		if [ -x "$d/pg_ctl" ]; then
-			echo "$d"
+	best=
+	best_version=0
+	for d in /usr/lib/postgresql/*/bin; do
+		[ -x "$d/pg_ctl" ] || continue
+		v=$(basename "$(dirname "$d")")
+		case $v in
+		'' | *[!0-9]*) continue ;;
+		esac
+		if [ "$v" -gt "$best_version" ]; then
+			best=$d
+			best_version=$v
+		fi
+	done
+	[ -n "$best" ] || die "cannot find pg_ctl; run scripts/deps.sh"
+	echo "$best"
+}
+
+# runuser lives in /usr/sbin, which a non-login root shell may lack.
+find_runuser() {
+	for r in "$(command -v runuser 2>/dev/null)" /usr/sbin/runuser /sbin/runuser; do
+		if [ -n "$r" ] && [ -x "$r" ]; then
+			echo "$r"
 			return
 		fi
 	done
-	die "cannot find pg_ctl; run scripts/deps.sh"
+	die "need runuser (util-linux) to run the server as postgres"
 }
 
 # Runs a command as the cluster's owner.  From / so that a working
@@ -44,10 +63,8 @@ find_bindir() {
 as_owner() {
 	if [ "$(id -u)" -ne 0 ]; then
 		(cd / && "$@")
-	elif command -v runuser >/dev/null 2>&1; then
-		(cd / && runuser -u postgres -- "$@")
 	else
-		die "need runuser (util-linux) to run the server as postgres"
+		(cd / && "$runuser" -u postgres -- "$@")
 	fi
 }
 
@@ -59,7 +76,7 @@ check_reachable() {
 	p=$1
 	while [ "$p" != / ]; do
 		p=$(dirname "$p")
-		runuser -u postgres -- test -x "$p" ||
+		"$runuser" -u postgres -- test -x "$p" ||
 			die "the postgres user cannot enter \"$p\"; chmod o+x it or pick another directory"
 	done
 }
@@ -145,6 +162,8 @@ stop() {
 
 [ $# -ge 2 ] || usage
 cmd=$1
+runuser=
+[ "$(id -u)" -ne 0 ] || runuser=$(find_runuser)
 case $cmd in
 start | url)
 	[ $# -eq 3 ] || usage

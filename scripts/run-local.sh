@@ -41,6 +41,7 @@ stop_pg() {
 
 # Stops the service first so it can commit what it acknowledged while the
 # database is still there.
+# shellcheck disable=SC2317 # reached through the trap below
 shutdown() {
 	trap - INT TERM
 	if [ -n "$svc_pid" ] && kill -0 "$svc_pid" 2>/dev/null; then

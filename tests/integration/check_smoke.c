@@ -5,6 +5,7 @@
  * SIGTERM.  If this fails, read its log before anything else.
  */
 #include <check.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -113,6 +114,85 @@ START_TEST(sigterm_exits_zero)
 }
 END_TEST
 
+/*
+ * The cluster is shared by the whole program, so this test restarts it
+ * before it ends whatever the outcome of the 503 check.
+ */
+START_TEST(readyz_follows_the_database)
+{
+	struct harness_reply reply;
+	long down;
+
+	ck_assert_int_eq(wait_ready(&reply), 200);
+	harness_reply_free(&reply);
+	harness_pg_stop();
+	down = harness_get(&srv, "/readyz", &reply);
+	harness_reply_free(&reply);
+	ck_assert_int_eq(harness_get(&srv, "/healthz", &reply), 200);
+	harness_reply_free(&reply);
+	harness_pg_start();
+	ck_assert_int_eq(down, 503);
+	ck_assert_int_eq(wait_ready(&reply), 200);
+	harness_reply_free(&reply);
+}
+END_TEST
+
+/* The harness's own data helpers, checked against the files themselves. */
+START_TEST(fixture_is_byte_exact)
+{
+	size_t len = 0;
+	char *body = harness_fixture("sendgrid", "01-batch-mixed.json", &len);
+	json_t *json;
+
+	ck_assert_uint_gt(len, 0);
+	ck_assert_uint_eq(strlen(body), len);
+	json = harness_json_parse(body);
+	ck_assert(json_is_array(json));
+	ck_assert_uint_gt(json_array_size(json), 0);
+	json_decref(json);
+	free(body);
+}
+END_TEST
+
+START_TEST(fixture_headers_by_variant)
+{
+	char **h =
+	    harness_fixture_headers("sendgrid", "01-batch-mixed.json", "valid");
+	char **bad;
+	size_t n = 0;
+	bool timestamp = false;
+
+	for (n = 0; h[n] != NULL; n++)
+		if (strcmp(h[n], "X-Twilio-Email-Event-Webhook-Timestamp: "
+				 "1767258700") == 0)
+			timestamp = true;
+	ck_assert_uint_eq(n, 4);
+	ck_assert(timestamp);
+	bad = harness_fixture_headers(
+	    "postmark", "01-delivery-alice.json", "bad-auth");
+	ck_assert_ptr_nonnull(bad[0]);
+	harness_headers_free(bad);
+	harness_headers_free(h);
+}
+END_TEST
+
+START_TEST(sql_helpers_read_values)
+{
+	char db[1024], text[64];
+
+	harness_db_create("smoke_sql", db, sizeof(db));
+	harness_sql_exec(db, "CREATE TABLE t (n int, s text)");
+	harness_sql_exec(db, "INSERT INTO t VALUES (41, 'x'), (1, NULL)");
+	ck_assert_int_eq(harness_sql_int(db, "SELECT sum(n) FROM t"), 42);
+	ck_assert_str_eq(harness_sql_text(db, "SELECT current_database()", text,
+			     sizeof(text)),
+	    "smoke_sql");
+	ck_assert_str_eq(harness_sql_text(db, "SELECT s FROM t WHERE n = 1",
+			     text, sizeof(text)),
+	    "");
+}
+END_TEST
+
 static Suite *
 smoke_suite(void)
 {
@@ -125,6 +205,14 @@ smoke_suite(void)
 	tcase_add_test(tc, readyz_after_self_migration);
 	tcase_add_test(tc, unknown_path_is_json_404);
 	tcase_add_test(tc, sigterm_exits_zero);
+	tcase_add_test(tc, readyz_follows_the_database);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("harness");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, fixture_is_byte_exact);
+	tcase_add_test(tc, fixture_headers_by_variant);
+	tcase_add_test(tc, sql_helpers_read_values);
 	suite_add_tcase(s, tc);
 	return s;
 }
