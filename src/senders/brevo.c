@@ -49,13 +49,14 @@ event_time(const json_t *item, int64_t *ms)
 	       sender_time_seconds(json_object_get(item, "ts"), ms);
 }
 
-static const char *
-first_tag(const json_t *item)
+static char *
+event_id(const char *name, const struct event *ev)
 {
-	const char *tag =
-	    json_string_value(json_array_get(json_object_get(item, "tags"), 0));
+	char ms[32];
+	const char *f[] = { name, ev->message_id, ev->email, ms };
 
-	return tag != NULL ? tag : NULL;
+	snprintf(ms, sizeof(ms), "%lld", (long long)ev->occurred_at_ms);
+	return sender_composite_id('b', f, 4);
 }
 
 static enum sender_status
@@ -66,7 +67,6 @@ parse_event(const json_t *item, size_t index, struct sender_result *out,
 	const char *email = sender_json_str(item, "email");
 	struct sender_kind kind;
 	struct event *ev;
-	char ms_text[32];
 	int64_t ms;
 
 	if (!json_is_object(item) || name == NULL)
@@ -87,17 +87,13 @@ parse_event(const json_t *item, size_t index, struct sender_result *out,
 	ev->message_id = xstrdup(sender_json_str(item, "message-id"));
 	ev->contact_id = sender_contact_from_json_text(
 	    sender_json_str(item, "X-Mailin-custom"));
-	ev->campaign_id = xstrdup(first_tag(item));
+	ev->campaign_id = xstrdup(json_string_value(
+	    json_array_get(json_object_get(item, "tags"), 0)));
 	if (kind.type == EVENT_OPEN || kind.type == EVENT_CLICK)
 		sender_set_client(ev, sender_json_str(item, "link"),
 		    sender_json_str(item, "user_agent"),
 		    sender_json_str(item, "ip"));
-	snprintf(ms_text, sizeof(ms_text), "%lld", (long long)ms);
-	{
-		const char *f[] = { name, ev->message_id, ev->email, ms_text };
-
-		ev->event_id = sender_composite_id('b', f, 4);
-	}
+	ev->event_id = event_id(name, ev);
 	return SENDER_OK;
 }
 

@@ -89,24 +89,22 @@ authenticate(const json_t *root, const struct sender_request *req,
 	return ok ? SENDER_OK : sender_unauthorized(err);
 }
 
-/* Mailgun's id is unique within a day only, so the UTC date joins it. */
+/*
+ * Mailgun's id is unique within a day only, so the UTC date joins it.  An
+ * event without one (not seen in practice) gets a composite key.
+ */
 static char *
 event_id(const json_t *data, const struct event *ev, const char *name)
 {
 	const char *id = sender_json_str(data, "id");
-	char iso[40];
+	char iso[40], ms[32];
+	const char *f[] = { name, ev->message_id, ev->email, ms, ev->url };
 
 	time_format_iso8601(ev->occurred_at_ms, iso, sizeof(iso));
 	if (id != NULL)
 		return xasprintf("%.10s/%s", iso, id);
-	{
-		char ms[32];
-		const char *f[] = { name, ev->message_id, ev->email, ms,
-			ev->url };
-
-		snprintf(ms, sizeof(ms), "%lld", (long long)ev->occurred_at_ms);
-		return sender_composite_id('g', f, 5);
-	}
+	snprintf(ms, sizeof(ms), "%lld", (long long)ev->occurred_at_ms);
+	return sender_composite_id('g', f, 5);
 }
 
 static void
