@@ -117,11 +117,13 @@ struct sender_form_field {
 	char *value; /* NUL-terminated; value_len counts embedded NULs too */
 	size_t name_len;
 	size_t value_len;
+	size_t position; /* order in the body, keeps the sort stable */
 };
 
 struct sender_form {
 	struct sender_form_field *fields;
 	size_t count;
+	size_t capacity;
 };
 
 /*

@@ -49,7 +49,7 @@ sender_malformed(struct err *err, const char *fmt, ...)
 enum sender_status
 sender_not_configured(struct err *err, const char *sender, const char *what)
 {
-	err_set(err, 503, "sender_not_configured",
+	err_set(err, 503, "webhook_not_configured",
 	    "webhooks from %s are not configured for this account (%s)", sender,
 	    what);
 	return SENDER_NOT_CONFIGURED;
@@ -369,8 +369,12 @@ form_add(struct sender_form *form, const char *pair, size_t len)
 		free(f.name);
 		return false;
 	}
-	form->fields =
-	    xrealloc(form->fields, (form->count + 1) * sizeof(*form->fields));
+	if (form->count == form->capacity) {
+		form->capacity = form->capacity == 0 ? 4 : form->capacity * 2;
+		form->fields = xrealloc(
+		    form->fields, form->capacity * sizeof(*form->fields));
+	}
+	f.position = form->count;
 	form->fields[form->count++] = f;
 	return true;
 }
@@ -394,20 +398,27 @@ sender_form_parse(const char *body, size_t len, struct sender_form *form)
 	return true;
 }
 
+static int
+field_cmp(const void *a, const void *b)
+{
+	const struct sender_form_field *fa = a, *fb = b;
+	int c = strcmp(fa->name, fb->name);
+
+	if (c != 0)
+		return c;
+	return fa->position < fb->position ? -1 : fa->position > fb->position;
+}
+
 void
 sender_form_sort(struct sender_form *form)
 {
-	/* Insertion sort: stable, and forms have a handful of fields. */
-	for (size_t i = 1; i < form->count; i++) {
-		struct sender_form_field f = form->fields[i];
-		size_t j = i;
-
-		while (j > 0 && strcmp(form->fields[j - 1].name, f.name) > 0) {
-			form->fields[j] = form->fields[j - 1];
-			j--;
-		}
-		form->fields[j] = f;
-	}
+	/*
+	 * qsort, not a simple quadratic sort: the form is sorted before the
+	 * signature is checked, so its size is chosen by whoever sends it.
+	 */
+	if (form->count > 1)
+		qsort(form->fields, form->count, sizeof(*form->fields),
+		    field_cmp);
 }
 
 const struct sender_form_field *

@@ -331,6 +331,16 @@ START_TEST(test_form)
 	ck_assert_str_eq(f->value, "");
 	ck_assert_ptr_null(sender_form_get(&form, "nosuch"));
 	sender_form_clear(&form);
+	/* Equal names keep their order. */
+	ck_assert(sender_form_parse("b=2&a=1&b=1&c&b=0", 17, &form));
+	sender_form_sort(&form);
+	ck_assert_uint_eq(form.count, 5);
+	ck_assert_str_eq(form.fields[0].name, "a");
+	ck_assert_str_eq(form.fields[1].value, "2");
+	ck_assert_str_eq(form.fields[2].value, "1");
+	ck_assert_str_eq(form.fields[3].value, "0");
+	ck_assert_str_eq(form.fields[4].name, "c");
+	sender_form_clear(&form);
 	ck_assert(!sender_form_parse("a=%4", 4, &form));
 	ck_assert(!sender_form_parse("a=%zz", 5, &form));
 	ck_assert_uint_eq(form.count, 0);
@@ -956,7 +966,7 @@ START_TEST(test_postmark_auth_modes)
 	memset(&s, 0, sizeof(s));
 	ck_assert_int_eq(
 	    replay("postmark", 0, &s, &out, &err), SENDER_NOT_CONFIGURED);
-	ck_assert_str_eq(err.code, "sender_not_configured");
+	ck_assert_str_eq(err.code, "webhook_not_configured");
 }
 END_TEST
 
@@ -1469,6 +1479,44 @@ START_TEST(test_mandrill_auth)
 }
 END_TEST
 
+START_TEST(test_mandrill_sorted_fields)
+{
+	/* Fields are signed sorted by name, values decoded. */
+	static const char body[] = "zeta=last&mandrill_events=%5B%5D&alpha=a+b";
+	static const char signed_text[] =
+	    MD_URL "alphaa bmandrill_events[]zetalast";
+	unsigned char mac[64];
+	size_t mac_len;
+	char *sig;
+	json_t *h;
+	struct sender_result out;
+	struct err err;
+
+	ck_assert(sender_hmac(SENDER_SHA1, MD_KEY, strlen(MD_KEY), signed_text,
+	    strlen(signed_text), mac, &mac_len));
+	sig = sender_base64_encode(mac, mac_len);
+	h = json_pack("{ss}", "X-Mandrill-Signature", sig);
+	ck_assert_int_eq(run_raw("mandrill", "POST", body, strlen(body), h,
+			     &md_secrets, &out, &err),
+	    SENDER_OK);
+	ck_assert_uint_eq(out.batch.count, 0);
+	sender_result_clear(&out);
+	/* The same fields in another order sign the same way. */
+	ck_assert_int_eq(run_raw("mandrill", "POST",
+			     "alpha=a%20b&zeta=last&mandrill_events=[]", 40, h,
+			     &md_secrets, &out, &err),
+	    SENDER_OK);
+	sender_result_clear(&out);
+	/* A changed value does not. */
+	ck_assert_int_eq(run_raw("mandrill", "POST",
+			     "alpha=a+c&zeta=last&mandrill_events=[]", 38, h,
+			     &md_secrets, &out, &err),
+	    SENDER_UNAUTHORIZED);
+	json_decref(h);
+	free(sig);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------- */
 /* Brevo                                                                   */
 /* ---------------------------------------------------------------------- */
@@ -1694,6 +1742,7 @@ senders_suite(void)
 	tc = tcase_create("mandrill");
 	tcase_add_test(tc, test_mandrill_fixtures);
 	tcase_add_test(tc, test_mandrill_auth);
+	tcase_add_test(tc, test_mandrill_sorted_fields);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("brevo");
