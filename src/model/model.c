@@ -57,11 +57,11 @@ model_thresholds_default(struct model_thresholds *th)
 {
 	th->min_observable = 3;
 	th->green_score = 70.0;
-	th->yellow_score = 45.0;
-	th->orange_score = 25.0;
-	th->risk_medium = 30.0;
-	th->risk_elevated = 60.0;
-	th->risk_high = 85.0;
+	th->yellow_score = 40.0;
+	th->orange_score = 20.0;
+	th->risk_medium = 25.0;
+	th->risk_elevated = 50.0;
+	th->risk_high = 75.0;
 	th->risk_horizon = 5;
 }
 
