@@ -24,10 +24,12 @@
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "http/http.h"
+#include "http/ratelimit.h"
 #include "store/db.h"
 #include "store/fits.h"
 #include "store/keys.h"
 #include "store/migrate.h"
+#include "store/secrets.h"
 
 #define ENGAGEMENTD_VERSION "0.1.0"
 
@@ -43,6 +45,11 @@ static const char usage_text[] =
     "  key revoke ACCOUNT PREFIX  revoke a key by its 8-character prefix\n"
     "  account create NAME        create an account\n"
     "  account list               list accounts\n"
+    "  webhook set ACCOUNT PROVIDER NAME VALUE|-\n"
+    "                             set an account's webhook credential\n"
+    "                             (- reads VALUE from standard input)\n"
+    "  webhook unset ACCOUNT PROVIDER NAME\n"
+    "  webhook list ACCOUNT       list credential names, never values\n"
     "\n"
     "options:\n"
     "  --config FILE              INI configuration (config.example.ini)\n"
@@ -73,8 +80,8 @@ apply_basics(const struct config *cfg)
 	if (cfg->clock_pin != NULL && cfg->clock_pin[0] != '\0' &&
 	    time_parse_iso8601(cfg->clock_pin, &pinned)) {
 		time_pin(pinned);
-		log_warning("the service clock is pinned to %s",
-		    cfg->clock_pin);
+		log_warning(
+		    "the service clock is pinned to %s", cfg->clock_pin);
 	}
 }
 
@@ -118,7 +125,7 @@ wait_or_stop(struct service *svc, int seconds)
 	until.tv_sec += seconds;
 	pthread_mutex_lock(&svc->lock);
 	while (!svc->stopping &&
-	    pthread_cond_timedwait(&svc->wake, &svc->lock, &until) == 0)
+	       pthread_cond_timedwait(&svc->wake, &svc->lock, &until) == 0)
 		;
 	stopping = svc->stopping;
 	pthread_mutex_unlock(&svc->lock);
@@ -168,7 +175,7 @@ background_main(void *arg)
 		    time_mono_us() >= next_refit) {
 			refit_all(svc);
 			next_refit = time_mono_us() +
-			    svc->cfg.refit_interval_s * 1000000LL;
+				     svc->cfg.refit_interval_s * 1000000LL;
 		}
 	}
 	return NULL;
@@ -197,6 +204,9 @@ init_context(struct service *svc, struct err *err)
 	ctx->ingest.store_ip = cfg->store_ip;
 	ctx->ingest.truncate_ip = cfg->ip_truncate;
 	ctx->ingest.max_batch_events = (size_t)cfg->max_batch_events;
+	if (cfg->rate_limit_per_s > 0)
+		ctx->limiter =
+		    ratelimit_new(cfg->rate_limit_per_s, cfg->rate_limit_burst);
 	api_ctx = ctx;
 	return verdict_rules_init(&ctx->ingest.rules, cfg->machine_open_cidrs,
 	    cfg->scanner_user_agents, cfg->scanner_window_s, err);
@@ -237,8 +247,8 @@ cmd_serve(struct service *svc)
 	limits.connection_timeout_s = (unsigned)svc->cfg.connection_timeout_s;
 	/* handlers block on PostgreSQL, so more threads than cores */
 	limits.threads = svc->cfg.threads > 0
-	    ? (unsigned)svc->cfg.threads
-	    : (unsigned)(cores > 0 ? cores * 4 : 8);
+			     ? (unsigned)svc->cfg.threads
+			     : (unsigned)(cores > 0 ? cores * 4 : 8);
 	limits.access_log = svc->cfg.access_log;
 	/* Migrate before listening when the database answers, so the first
 	 * request finds the schema; otherwise the background thread keeps
@@ -264,6 +274,7 @@ cmd_serve(struct service *svc)
 	pthread_mutex_unlock(&svc->lock);
 	pthread_join(svc->background, NULL);
 	verdict_rules_free(&svc->ctx.ingest.rules);
+	ratelimit_free(svc->ctx.limiter);
 	db_pool_free(svc->ctx.pool);
 	log_info("stopped");
 	return 0;
@@ -384,6 +395,67 @@ cmd_account(const struct config *cfg, int argc, char **argv)
 	return rc;
 }
 
+/* Reads one line from standard input, for secrets kept out of argv. */
+static char *
+read_secret_line(void)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len = getline(&line, &cap, stdin);
+
+	if (len < 0) {
+		free(line);
+		return NULL;
+	}
+	line[strcspn(line, "\r\n")] = '\0';
+	return line;
+}
+
+static int
+cmd_webhook(const struct config *cfg, int argc, char **argv)
+{
+	struct err err = { 0 };
+	char *value = NULL;
+	PGconn *conn;
+	int64_t account;
+	int rc = 1;
+
+	if (argc < 2 || (strcmp(argv[0], "list") != 0 && argc < 4) ||
+	    (strcmp(argv[0], "set") == 0 && argc < 5)) {
+		fputs(usage_text, stderr);
+		return 2;
+	}
+	if (argc >= 4 && !secrets_name_valid(argv[3])) {
+		log_error("\"%s\" is not a webhook credential name", argv[3]);
+		return 2;
+	}
+	conn = admin_connect(cfg);
+	if (conn == NULL)
+		return 1;
+	if (!account_by_name(conn, argv[1], &account))
+		goto out;
+	if (strcmp(argv[0], "list") == 0) {
+		rc = secrets_list(conn, account, stdout, &err) ? 0 : 1;
+	} else if (strcmp(argv[0], "set") == 0) {
+		value = strcmp(argv[4], "-") == 0 ? read_secret_line()
+						  : strdup(argv[4]);
+		if (value != NULL &&
+		    secrets_set(conn, account, argv[2], argv[3], value, &err))
+			rc = 0;
+	} else if (strcmp(argv[0], "unset") == 0) {
+		rc = secrets_unset(conn, account, argv[2], argv[3], &err) == 1
+			 ? 0
+			 : 1;
+	} else {
+		fputs(usage_text, stderr);
+		rc = 2;
+	}
+out:
+	free(value);
+	PQfinish(conn);
+	return rc;
+}
+
 static int
 cmd_refit(struct service *svc, int argc, char **argv)
 {
@@ -403,8 +475,8 @@ cmd_refit(struct service *svc, int argc, char **argv)
 		}
 		PQfinish(conn);
 	}
-	if (fits_refit(svc->ctx.pool, account, &svc->ctx.thresholds, &report,
-		&err)) {
+	if (fits_refit(
+		svc->ctx.pool, account, &svc->ctx.thresholds, &report, &err)) {
 		printf("contacts %zu, patterns %zu, loglik %.4f, %s\n",
 		    report.contacts, report.patterns, report.loglik,
 		    report.chosen);
@@ -437,9 +509,8 @@ main(int argc, char **argv)
 			config_print_table(stdout);
 			return 0;
 		} else {
-			fputs(usage_text, strcmp(argv[i], "--help") == 0
-				? stdout
-				: stderr);
+			fputs(usage_text,
+			    strcmp(argv[i], "--help") == 0 ? stdout : stderr);
 			return strcmp(argv[i], "--help") == 0 ? 0 : 2;
 		}
 	}
@@ -466,6 +537,8 @@ main(int argc, char **argv)
 		rc = cmd_key(&service.cfg, argc - i - 1, argv + i + 1);
 	else if (strcmp(argv[i], "account") == 0)
 		rc = cmd_account(&service.cfg, argc - i - 1, argv + i + 1);
+	else if (strcmp(argv[i], "webhook") == 0)
+		rc = cmd_webhook(&service.cfg, argc - i - 1, argv + i + 1);
 	else {
 		fputs(usage_text, stderr);
 		rc = 2;

@@ -18,6 +18,7 @@
 
 struct store_contact;
 struct spool;
+struct ratelimit;
 
 /* What every handler reaches; set once by main before serving. */
 struct api_context {
@@ -26,6 +27,7 @@ struct api_context {
 	struct ingest ingest;
 	struct model_thresholds thresholds;
 	atomic_bool migrations_current; /* set by main after migrating */
+	struct ratelimit *limiter;      /* per API key; NULL: no limit */
 };
 
 extern struct api_context *api_ctx;

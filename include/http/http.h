@@ -81,8 +81,7 @@ int64_t http_account(const struct http_request *req);
  * "Name: value".  Each request is answered exactly once; a second answer is
  * a bug and is ignored with an error log line.
  */
-void http_respond_json(struct http_request *req, unsigned status,
-    json_t *body);
+void http_respond_json(struct http_request *req, unsigned status, json_t *body);
 void http_respond_json_header(struct http_request *req, unsigned status,
     json_t *body, const char *header_name, const char *header_value);
 

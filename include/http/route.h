@@ -31,8 +31,8 @@ bool http_method_listed(const char *methods, const char *method);
  * Returns 1 and fills m on a match, 0 when it does not match, -1 when it
  * matches but a parameter is badly encoded.  m is empty unless 1.
  */
-int http_route_match(const char *pattern, const char *path,
-    struct http_match *m);
+int http_route_match(
+    const char *pattern, const char *path, struct http_match *m);
 
 /* Frees what a match captured. */
 void http_match_clear(struct http_match *m);

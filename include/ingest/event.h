@@ -24,11 +24,7 @@ enum event_type {
 	EVENT_TYPE_COUNT
 };
 
-enum bounce_kind {
-	BOUNCE_NONE = 0,
-	BOUNCE_HARD,
-	BOUNCE_SOFT
-};
+enum bounce_kind { BOUNCE_NONE = 0, BOUNCE_HARD, BOUNCE_SOFT };
 
 /*
  * Who produced an open or a click.  Decided at ingest (see verdict.h) and
@@ -60,10 +56,10 @@ enum event_verdict {
 struct event {
 	char *event_id; /* idempotency key: sender's id or a composite key */
 	enum event_type type;
-	char *contact_id;  /* CRM identifier from the sender's metadata */
-	char *email;       /* lower-cased recipient address */
-	char *message_id;  /* the email this event belongs to */
-	char *campaign_id; /* optional */
+	char *contact_id;       /* CRM identifier from the sender's metadata */
+	char *email;            /* lower-cased recipient address */
+	char *message_id;       /* the email this event belongs to */
+	char *campaign_id;      /* optional */
 	int64_t occurred_at_ms; /* UTC, ms since the epoch */
 	char *url;
 	char *user_agent;

@@ -46,14 +46,15 @@ struct sender_secrets {
 };
 
 enum sender_status {
-	SENDER_OK = 0,          /* authenticated and parsed; batch filled */
-	SENDER_UNAUTHORIZED,    /* 401: missing, wrong or stale credentials */
-	SENDER_MALFORMED,       /* 400: not this sender's format */
-	SENDER_NOT_CONFIGURED,  /* no secret configured: refuse loudly */
-	SENDER_SUBSCRIPTION     /* SNS handshake: verified, nothing to store */
+	SENDER_OK = 0,         /* authenticated and parsed; batch filled */
+	SENDER_UNAUTHORIZED,   /* 401: missing, wrong or stale credentials */
+	SENDER_MALFORMED,      /* 400: not this sender's format */
+	SENDER_NOT_CONFIGURED, /* no secret configured: refuse loudly */
+	SENDER_SUBSCRIPTION    /* SNS handshake: verified, nothing to store */
 };
 
-/* What an adapter produces.  Owned by the caller; free with sender_result_clear. */
+/* What an adapter produces.  Owned by the caller; free with
+ * sender_result_clear. */
 struct sender_result {
 	struct event_batch batch;
 	char *subscribe_url; /* SNS SubscriptionConfirmation: URL to visit */

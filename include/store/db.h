@@ -18,8 +18,8 @@
 struct db_pool;
 
 /* Creates a pool of size connections to conninfo; connects nothing yet. */
-struct db_pool *db_pool_new(const char *conninfo, int size,
-    int statement_timeout_ms);
+struct db_pool *db_pool_new(
+    const char *conninfo, int size, int statement_timeout_ms);
 
 /* Closes every connection and frees the pool.  NULL is accepted. */
 void db_pool_free(struct db_pool *pool);
@@ -46,12 +46,12 @@ bool db_pool_ping(struct db_pool *pool);
  * logs what (the statement's name) failed, clears the result, sets err to
  * 503 and returns NULL.  Caller PQclear()s.
  */
-PGresult *db_exec(PGconn *conn, const char *what, const char *sql,
-    int nparams, const char *const *params, struct err *err);
+PGresult *db_exec(PGconn *conn, const char *what, const char *sql, int nparams,
+    const char *const *params, struct err *err);
 
 /* db_exec for statements without a result; returns false on failure. */
-bool db_command(PGconn *conn, const char *what, const char *sql,
-    int nparams, const char *const *params, struct err *err) MUST_CHECK;
+bool db_command(PGconn *conn, const char *what, const char *sql, int nparams,
+    const char *const *params, struct err *err) MUST_CHECK;
 
 /* True when a failure on conn means the connection itself is gone. */
 bool db_conn_broken(PGconn *conn);

@@ -36,11 +36,10 @@ struct store_touched {
  * conn.  On success fills counts and *touched (an array of *touched_count
  * contacts, caller frees).
  */
-bool store_events_merge(PGconn *conn, int64_t account_id,
-    const char *provider, const struct event_batch *batch,
-    int scanner_window_s, int64_t now_ms, struct store_write_counts *counts,
-    struct store_touched **touched, size_t *touched_count,
-    struct err *err) MUST_CHECK;
+bool store_events_merge(PGconn *conn, int64_t account_id, const char *provider,
+    const struct event_batch *batch, int scanner_window_s, int64_t now_ms,
+    struct store_write_counts *counts, struct store_touched **touched,
+    size_t *touched_count, struct err *err) MUST_CHECK;
 
 /* Writes each touched contact's band (parallel arrays). */
 bool store_bands_update(PGconn *conn, int64_t account_id,

@@ -19,8 +19,8 @@ struct db_pool;
  * the documented defaults when the account was never fitted.  Never fails;
  * a database error falls back to what is cached or to the defaults.
  */
-void fits_params(struct db_pool *pool, int64_t account_id,
-    struct model_params *out);
+void fits_params(
+    struct db_pool *pool, int64_t account_id, struct model_params *out);
 
 /*
  * Refits account from all its contacts' summaries, stores the result,

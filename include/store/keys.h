@@ -31,20 +31,20 @@ bool keys_ensure(PGconn *conn, int64_t account_id, const char *key,
     const char *label, struct err *err) MUST_CHECK;
 
 /* Creates a new random key for account; writes it into out (>= 80 bytes). */
-bool keys_create(PGconn *conn, int64_t account_id, const char *label,
-    char *out, size_t outlen, struct err *err) MUST_CHECK;
+bool keys_create(PGconn *conn, int64_t account_id, const char *label, char *out,
+    size_t outlen, struct err *err) MUST_CHECK;
 
 /* Prints the keys of account (prefix, label, dates), one per line. */
-bool keys_list(PGconn *conn, int64_t account_id, FILE *out,
-    struct err *err) MUST_CHECK;
+bool keys_list(
+    PGconn *conn, int64_t account_id, FILE *out, struct err *err) MUST_CHECK;
 
 /* Revokes the key with this prefix in account.  1 done, 0 none, -1 error. */
-int keys_revoke(PGconn *conn, int64_t account_id, const char *prefix,
-    struct err *err);
+int keys_revoke(
+    PGconn *conn, int64_t account_id, const char *prefix, struct err *err);
 
 /* The id of the account named name: 1 found, 0 none, -1 error. */
-int keys_account_id(PGconn *conn, const char *name, int64_t *account_id,
-    struct err *err);
+int keys_account_id(
+    PGconn *conn, const char *name, int64_t *account_id, struct err *err);
 
 /* Creates an account; its id is written to *account_id. */
 bool keys_account_create(PGconn *conn, const char *name, int64_t *account_id,

@@ -41,15 +41,15 @@ release(PGconn *conn, bool failed)
 }
 
 static json_t *
-card_for(const struct store_contact *c, const struct model_params *p,
-    int64_t now)
+card_for(
+    const struct store_contact *c, const struct model_params *p, int64_t now)
 {
 	return scorecard_json(c, p, &api_ctx->thresholds, now);
 }
 
 static void
-scorecard_lookup(struct http_request *req, enum store_lookup by,
-    const char *key)
+scorecard_lookup(
+    struct http_request *req, enum store_lookup by, const char *key)
 {
 	struct store_contact contact;
 	struct model_params params;
@@ -62,8 +62,8 @@ scorecard_lookup(struct http_request *req, enum store_lookup by,
 	conn = acquire_or_respond(req);
 	if (conn == NULL)
 		return;
-	found = store_contact_get(conn, http_account(req), by, key, now,
-	    &contact, &err);
+	found = store_contact_get(
+	    conn, http_account(req), by, key, now, &contact, &err);
 	release(conn, found < 0);
 	if (found < 0) {
 		api_respond_unavailable(req, &err);
@@ -102,8 +102,8 @@ api_scorecard_by_email(struct http_request *req)
 	normal = xstrdup(email);
 	if (!event_normalize_email(normal)) {
 		free(normal);
-		http_respond_error(req, 400, "bad_email",
-		    "email is not an address");
+		http_respond_error(
+		    req, 400, "bad_email", "email is not an address");
 		return;
 	}
 	scorecard_lookup(req, STORE_BY_EMAIL, normal);
@@ -112,8 +112,8 @@ api_scorecard_by_email(struct http_request *req)
 
 /* Reads {"contact_ids":[...]} into a borrowed array of strings. */
 static bool
-batch_ids_or_respond(struct http_request *req, json_t *root,
-    const char ***ids, size_t *count)
+batch_ids_or_respond(
+    struct http_request *req, json_t *root, const char ***ids, size_t *count)
 {
 	json_t *list = json_object_get(root, "contact_ids");
 	size_t n;
@@ -164,8 +164,8 @@ api_scorecards_batch(struct http_request *req)
 		return;
 	root = body != NULL ? json_loadb(body, len, 0, NULL) : NULL;
 	if (root == NULL) {
-		http_respond_error(req, 400, "malformed_json",
-		    "the body is not valid JSON");
+		http_respond_error(
+		    req, 400, "malformed_json", "the body is not valid JSON");
 		return;
 	}
 	if (!batch_ids_or_respond(req, root, &ids, &nids))
@@ -174,8 +174,8 @@ api_scorecards_batch(struct http_request *req)
 	conn = acquire_or_respond(req);
 	if (conn == NULL)
 		goto out;
-	ok = store_contacts_by_ids(conn, http_account(req), ids, nids, now,
-	    &found, &nfound, &err);
+	ok = store_contacts_by_ids(
+	    conn, http_account(req), ids, nids, now, &found, &nfound, &err);
 	release(conn, !ok);
 	if (!ok) {
 		api_respond_unavailable(req, &err);
@@ -190,8 +190,8 @@ api_scorecards_batch(struct http_request *req)
 			if (strcmp(found[j].crm_id, ids[i]) == 0)
 				break;
 		if (j < nfound)
-			json_array_append_new(cards,
-			    card_for(&found[j], &params, now));
+			json_array_append_new(
+			    cards, card_for(&found[j], &params, now));
 		else
 			json_array_append_new(missing, json_string(ids[i]));
 	}
@@ -206,8 +206,8 @@ out:
 }
 
 static bool
-parse_page_or_respond(struct http_request *req, int *band, int *limit,
-    int64_t *after)
+parse_page_or_respond(
+    struct http_request *req, int *band, int *limit, int64_t *after)
 {
 	const char *band_name = http_query(req, "band");
 	enum model_band b;
@@ -267,8 +267,8 @@ api_contacts_list(struct http_request *req)
 	conn = acquire_or_respond(req);
 	if (conn == NULL)
 		return;
-	ok = store_contacts_by_band(conn, http_account(req), band, after,
-	    limit, now, &page, &count, &err);
+	ok = store_contacts_by_band(conn, http_account(req), band, after, limit,
+	    now, &page, &count, &err);
 	release(conn, !ok);
 	if (!ok) {
 		api_respond_unavailable(req, &err);
@@ -281,8 +281,8 @@ api_contacts_list(struct http_request *req)
 	if (count == (size_t)limit) {
 		char buf[24];
 
-		snprintf(buf, sizeof(buf), "%" PRId64,
-		    page[count - 1].contact_pk);
+		snprintf(
+		    buf, sizeof(buf), "%" PRId64, page[count - 1].contact_pk);
 		json_decref(cursor);
 		cursor = json_string(buf);
 	}
@@ -316,16 +316,16 @@ put_fields_or_respond(struct http_request *req, json_t *root, char **email,
 	*has_joined = false;
 	if (e != NULL && !json_is_null(e)) {
 		if (!json_is_string(e)) {
-			http_respond_error(req, 400, "bad_email",
-			    "email must be a string");
+			http_respond_error(
+			    req, 400, "bad_email", "email must be a string");
 			return false;
 		}
 		*email = xstrdup(json_string_value(e));
 		if (!event_normalize_email(*email)) {
 			free(*email);
 			*email = NULL;
-			http_respond_error(req, 400, "bad_email",
-			    "email is not an address");
+			http_respond_error(
+			    req, 400, "bad_email", "email is not an address");
 			return false;
 		}
 	}
@@ -406,8 +406,8 @@ api_contact_delete(struct http_request *req)
 	conn = acquire_or_respond(req);
 	if (conn == NULL)
 		return;
-	erased = store_contact_erase(conn, http_account(req), id,
-	    time_now_ms(), &err);
+	erased = store_contact_erase(
+	    conn, http_account(req), id, time_now_ms(), &err);
 	release(conn, erased < 0);
 	if (erased < 0)
 		api_respond_unavailable(req, &err);

@@ -14,6 +14,7 @@
 #include "store/db.h"
 #include "store/fits.h"
 #include "store/keys.h"
+#include "store/secrets.h"
 
 static bool
 is_json_content_type(const char *ct)
@@ -26,7 +27,7 @@ is_json_content_type(const char *ct)
 	while (len > 0 && ct[len - 1] == ' ')
 		len--;
 	return len == strlen("application/json") &&
-	    strncasecmp(ct, "application/json", len) == 0;
+	       strncasecmp(ct, "application/json", len) == 0;
 }
 
 static json_t *
@@ -35,9 +36,9 @@ rejections_json(const struct ingest_rejection *rej, size_t count)
 	json_t *list = json_array();
 
 	for (size_t i = 0; i < count; i++)
-		json_array_append_new(list,
-		    json_pack("{s:I,s:s}", "index", (json_int_t)rej[i].index,
-			"error", rej[i].error));
+		json_array_append_new(
+		    list, json_pack("{s:I,s:s}", "index",
+			      (json_int_t)rej[i].index, "error", rej[i].error));
 	return list;
 }
 
@@ -68,14 +69,15 @@ api_events_post(struct http_request *req)
 	metrics_add(METRIC_EVENTS_REJECTED, rejected_count);
 	if (batch.count == 0) {
 		json_t *e = json_pack("{s:{s:s,s:s,s:o}}", "error", "code",
-		    "invalid_events", "message", "no event in the request is valid",
-		    "rejected", rejections_json(rejected, rejected_count));
+		    "invalid_events", "message",
+		    "no event in the request is valid", "rejected",
+		    rejections_json(rejected, rejected_count));
 
 		http_respond_json(req, 400, e);
 		goto out;
 	}
-	if (!ingest_write(&api_ctx->ingest, http_account(req), "native",
-		&batch, &result, &err)) {
+	if (!ingest_write(&api_ctx->ingest, http_account(req), "native", &batch,
+		&result, &err)) {
 		api_respond_unavailable(req, &err);
 		goto out;
 	}
@@ -115,8 +117,8 @@ static int
 sender_config_index(const char *name)
 {
 	for (int i = 0; i < CFG_SENDER_COUNT; i++)
-		if (strcmp(config_sender_name((enum config_sender_id)i), name) ==
-		    0)
+		if (strcmp(config_sender_name((enum config_sender_id)i),
+			name) == 0)
 			return i;
 	return -1;
 }
@@ -147,6 +149,54 @@ webhook_account_or_respond(struct http_request *req, int64_t *account)
 	return found == 1;
 }
 
+static bool
+config_has_credentials(const struct config_sender *s)
+{
+	return s->public_key[0] != '\0' || s->signing_key[0] != '\0' ||
+	       s->cert_dir[0] != '\0' || s->password[0] != '\0' ||
+	       s->token[0] != '\0';
+}
+
+/* Credentials read from webhook_secrets; loaded false when the
+ * configuration's are used. */
+struct account_secrets {
+	bool loaded;
+	struct config_sender values;
+};
+
+/*
+ * The default account uses the configuration file's credentials when it
+ * has any for this sender; every other account only its own, from the
+ * database, so no account can accept a request signed for another.
+ */
+static bool
+account_secrets_or_respond(struct http_request *req, int64_t account, int index,
+    struct account_secrets *out)
+{
+	struct err err = { 0 };
+	PGconn *conn;
+	int found;
+
+	if (account == 1 &&
+	    config_has_credentials(&api_ctx->cfg->senders[index]))
+		return true;
+	conn = db_pool_acquire(api_ctx->pool, 2000, &err);
+	if (conn == NULL) {
+		api_respond_unavailable(req, &err);
+		return false;
+	}
+	found = secrets_load(conn, account,
+	    config_sender_name((enum config_sender_id)index), &out->values,
+	    &err);
+	db_pool_release(api_ctx->pool, conn, found < 0);
+	if (found < 0) {
+		api_respond_unavailable(req, &err);
+		return false;
+	}
+	out->loaded = true;
+	return true;
+}
+
 /* Drops events that fail the common validation; returns how many. */
 static size_t
 drop_invalid(struct event_batch *batch)
@@ -170,8 +220,8 @@ drop_invalid(struct event_batch *batch)
 }
 
 static void
-webhook_answer(struct http_request *req, const char *provider,
-    int64_t account, struct sender_result *out)
+webhook_answer(struct http_request *req, const char *provider, int64_t account,
+    struct sender_result *out)
 {
 	struct ingest_result result;
 	struct err err = { 0 };
@@ -201,6 +251,7 @@ api_webhook(struct http_request *req)
 	struct sender_secrets secrets;
 	struct sender_result out = { 0 };
 	struct err err = { 0 };
+	struct account_secrets stored = { 0 };
 	int64_t account;
 	int index = sender_config_index(provider);
 
@@ -224,9 +275,11 @@ api_webhook(struct http_request *req)
 	sreq.header = request_header;
 	sreq.header_ctx = req;
 	sreq.now_ms = time_now_ms();
-	/* TODO: per-account webhook secrets; every account uses the
-	 * configuration's [provider] section for now. */
-	secrets_from_config(&api_ctx->cfg->senders[index], &secrets);
+	if (!account_secrets_or_respond(req, account, index, &stored))
+		return;
+	secrets_from_config(
+	    stored.loaded ? &stored.values : &api_ctx->cfg->senders[index],
+	    &secrets);
 	switch (sender->handle(&sreq, &secrets, &out, &err)) {
 	case SENDER_OK:
 		webhook_answer(req, provider, account, &out);
@@ -262,6 +315,7 @@ api_webhook(struct http_request *req)
 		break;
 	}
 	sender_result_clear(&out);
+	secrets_clear(&stored.values);
 }
 
 void

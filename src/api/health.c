@@ -28,15 +28,15 @@ unconfigured_senders(void)
 	for (int i = 0; i < CFG_SENDER_COUNT; i++) {
 		const struct config_sender *s = &api_ctx->cfg->senders[i];
 		bool has = (s->public_key && s->public_key[0]) ||
-		    (s->signing_key && s->signing_key[0]) ||
-		    (s->cert_dir && s->cert_dir[0]) ||
-		    (s->password && s->password[0]) ||
-		    (s->token && s->token[0]);
+			   (s->signing_key && s->signing_key[0]) ||
+			   (s->cert_dir && s->cert_dir[0]) ||
+			   (s->password && s->password[0]) ||
+			   (s->token && s->token[0]);
 
 		if (!has)
 			json_array_append_new(list,
-			    json_string(config_sender_name(
-				(enum config_sender_id)i)));
+			    json_string(
+				config_sender_name((enum config_sender_id)i)));
 	}
 	return list;
 }
@@ -69,7 +69,7 @@ api_metrics(struct http_request *req)
 {
 	char *text = metrics_render();
 
-	http_respond_text(req, 200, "text/plain; version=0.0.4", text,
-	    strlen(text));
+	http_respond_text(
+	    req, 200, "text/plain; version=0.0.4", text, strlen(text));
 	free(text);
 }

@@ -8,6 +8,11 @@
 #include <strings.h>
 
 #include "api/api.h"
+#include <openssl/evp.h>
+#include <stdio.h>
+
+#include "core/timeutil.h"
+#include "http/ratelimit.h"
 #include "store/keys.h"
 
 struct api_context *api_ctx;
@@ -18,8 +23,7 @@ const struct http_route api_routes[] = {
 	{ "GET", "/metrics", api_metrics, false },
 	{ "POST", "/v1/events", api_events_post, true },
 	{ "POST HEAD", "/v1/webhooks/{provider}", api_webhook, true },
-	{ "POST HEAD", "/v1/webhooks/{provider}/{account}", api_webhook,
-	    true },
+	{ "POST HEAD", "/v1/webhooks/{provider}/{account}", api_webhook, true },
 	{ "GET", "/v1/contacts/{contact_id}/scorecard", api_scorecard_by_id,
 	    false },
 	{ "GET", "/v1/scorecard", api_scorecard_by_email, false },
@@ -36,14 +40,14 @@ api_respond_unavailable(struct http_request *req, const struct err *err)
 {
 	json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code",
 	    err != NULL && err->code[0] != '\0' ? err->code
-						  : "database_unavailable",
+						: "database_unavailable",
 	    "message",
 	    err != NULL && err->message[0] != '\0'
 		? err->message
 		: "the database is unavailable; try again");
 
-	http_respond_json_header(req, 503, body, "Retry-After",
-	    API_RETRY_AFTER_S);
+	http_respond_json_header(
+	    req, 503, body, "Retry-After", API_RETRY_AFTER_S);
 }
 
 bool
@@ -55,6 +59,29 @@ api_ready_or_respond(struct http_request *req)
 	    json_pack("{s:{s:s,s:s}}", "error", "code", "not_ready", "message",
 		"the database is not ready yet; try again"),
 	    "Retry-After", API_RETRY_AFTER_S);
+	return false;
+}
+
+/* One token of the presented key's bucket, or 429 with Retry-After. */
+static bool
+rate_ok_or_respond(struct http_request *req, const char *key)
+{
+	unsigned char digest[32];
+	unsigned int len = 0;
+	char retry[16];
+	int wait;
+
+	if (api_ctx->limiter == NULL)
+		return true;
+	EVP_Digest(key, strlen(key), digest, &len, EVP_sha256(), NULL);
+	wait = ratelimit_take(api_ctx->limiter, digest, time_mono_us());
+	if (wait == 0)
+		return true;
+	snprintf(retry, sizeof(retry), "%d", wait);
+	http_respond_json_header(req, 429,
+	    json_pack("{s:{s:s,s:s}}", "error", "code", "rate_limited",
+		"message", "too many requests for this API key; slow down"),
+	    "Retry-After", retry);
 	return false;
 }
 
@@ -80,10 +107,10 @@ api_authenticate_or_respond(struct http_request *req)
 		return false;
 	}
 	if (found == 0) {
-		http_respond_error(req, 401, "unauthorized",
-		    "the API key is not valid");
+		http_respond_error(
+		    req, 401, "unauthorized", "the API key is not valid");
 		return false;
 	}
 	http_set_account(req, account);
-	return true;
+	return rate_ok_or_respond(req, auth + 7);
 }

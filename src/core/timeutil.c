@@ -58,8 +58,8 @@ days_from_civil(int64_t y, int m, int d)
 static int
 days_in_month(int y, int m)
 {
-	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
-		30, 31 };
+	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
+		31 };
 	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 
 	return m == 2 && leap ? 29 : days[m - 1];
@@ -143,7 +143,7 @@ time_parse_iso8601(const char *text, int64_t *out_ms)
 	    hour > 23 || min > 59 || sec > 60)
 		return false;
 	secs = days_from_civil(year, mon, day) * 86400 + hour * 3600 +
-	    min * 60 + sec - (int64_t)offset_min * 60;
+	       min * 60 + sec - (int64_t)offset_min * 60;
 	*out_ms = secs * 1000 + millis;
 	return true;
 }
@@ -157,8 +157,8 @@ time_format_iso8601(int64_t ms, char *buf, size_t buflen)
 
 	gmtime_r(&secs, &tm);
 	snprintf(buf, buflen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, millis);
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec, millis);
 }
 
 bool

@@ -98,7 +98,8 @@ http_route_match(const char *pattern, const char *path, struct http_match *m)
 			if (ulen == 0 || m->count == HTTP_MAX_PARAMS)
 				goto no;
 			m->names[m->count] = xstrndup(p + 1, plen - 2);
-			m->values[m->count] = http_percent_decode(u, ulen, false);
+			m->values[m->count] =
+			    http_percent_decode(u, ulen, false);
 			m->count++;
 			if (m->values[m->count - 1] == NULL) {
 				http_match_clear(m);

@@ -90,8 +90,8 @@ http_respond_text(struct http_request *req, unsigned status,
 
 	if (!claim_answer(req))
 		return;
-	resp = MHD_create_response_from_buffer(len, (void *)text,
-	    MHD_RESPMEM_MUST_COPY);
+	resp = MHD_create_response_from_buffer(
+	    len, (void *)text, MHD_RESPMEM_MUST_COPY);
 	if (resp != NULL)
 		MHD_add_response_header(resp, "Content-Type", content_type);
 	queue(req, status, resp);
@@ -116,16 +116,16 @@ http_respond_json_header(struct http_request *req, unsigned status,
 			       "\"message\":\"could not encode the answer\"}}");
 		status = 500;
 	}
-	resp = MHD_create_response_from_buffer(strlen(text), text,
-	    MHD_RESPMEM_MUST_FREE);
+	resp = MHD_create_response_from_buffer(
+	    strlen(text), text, MHD_RESPMEM_MUST_FREE);
 	if (resp == NULL) {
 		free(text);
 	} else {
-		MHD_add_response_header(resp, "Content-Type",
-		    "application/json");
+		MHD_add_response_header(
+		    resp, "Content-Type", "application/json");
 		if (header_name != NULL)
-			MHD_add_response_header(resp, header_name,
-			    header_value);
+			MHD_add_response_header(
+			    resp, header_name, header_value);
 	}
 	queue(req, status, resp);
 }
@@ -139,13 +139,13 @@ http_respond_json(struct http_request *req, unsigned status, json_t *body)
 static json_t *
 error_body(const char *code, const char *message)
 {
-	return json_pack("{s:{s:s,s:s}}", "error", "code", code, "message",
-	    message);
+	return json_pack(
+	    "{s:{s:s,s:s}}", "error", "code", code, "message", message);
 }
 
 void
-http_respond_error(struct http_request *req, unsigned status,
-    const char *code, const char *fmt, ...)
+http_respond_error(struct http_request *req, unsigned status, const char *code,
+    const char *fmt, ...)
 {
 	char message[256];
 	va_list ap;
@@ -163,8 +163,8 @@ http_respond_err(struct http_request *req, const struct err *err)
 		http_respond_error(req, 500, "internal", "internal error");
 		return;
 	}
-	http_respond_json(req, (unsigned)err->status,
-	    error_body(err->code, err->message));
+	http_respond_json(
+	    req, (unsigned)err->status, error_body(err->code, err->message));
 }
 
 void
@@ -205,8 +205,8 @@ const char *
 http_query(const struct http_request *req, const char *name)
 {
 	struct http_request *mut = (struct http_request *)req;
-	const char *raw = MHD_lookup_connection_value(req->conn,
-	    MHD_GET_ARGUMENT_KIND, name);
+	const char *raw =
+	    MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 
 	if (raw == NULL)
 		return NULL;
@@ -282,11 +282,11 @@ route_request(struct http_request *req, const char *url)
 static bool
 content_length_too_large(struct http_request *req)
 {
-	const char *cl = MHD_lookup_connection_value(req->conn,
-	    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *cl = MHD_lookup_connection_value(
+	    req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
 	return cl != NULL &&
-	    strtoull(cl, NULL, 10) > req->srv->limits.max_body_bytes;
+	       strtoull(cl, NULL, 10) > req->srv->limits.max_body_bytes;
 }
 
 static enum MHD_Result
@@ -361,8 +361,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (req == NULL)
 		return;
 	elapsed_us = time_mono_us() - req->started_us;
-	metrics_request(req->method, http_route_pattern(req), (int)req->status,
-	    elapsed_us);
+	metrics_request(
+	    req->method, http_route_pattern(req), (int)req->status, elapsed_us);
 	if (srv->limits.access_log) {
 		char id[24], status[16], ms[32];
 
@@ -398,8 +398,8 @@ parse_listen(const char *listen, struct sockaddr_in *addr, struct err *err)
 	long port;
 
 	if (colon == NULL || (size_t)(colon - listen) >= sizeof(host)) {
-		err_set(err, 500, "bad_listen", "listen address \"%s\" is not host:port",
-		    listen);
+		err_set(err, 500, "bad_listen",
+		    "listen address \"%s\" is not host:port", listen);
 		return false;
 	}
 	memcpy(host, listen, (size_t)(colon - listen));
@@ -432,16 +432,15 @@ http_server_start(const char *listen, const struct http_route *routes,
 	srv = xcalloc(1, sizeof(*srv));
 	srv->routes = routes;
 	srv->limits = *limits;
-	srv->daemon = MHD_start_daemon(
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ITC |
-		MHD_USE_TURBO,
+	srv->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+					   MHD_USE_EPOLL_LINUX_ONLY |
+					   MHD_USE_ITC | MHD_USE_TURBO,
 	    0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
 	    (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
 	    (unsigned)limits->threads, MHD_OPTION_CONNECTION_LIMIT,
 	    (unsigned)limits->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)limits->connection_timeout_s,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-	    MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
+	    (unsigned)limits->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U, MHD_OPTION_END);
 	if (srv->daemon == NULL) {
 		err_set(err, 500, "listen_failed", "could not listen on %s",

@@ -24,9 +24,10 @@ event_batch_push(struct event_batch *batch)
 	struct event *ev;
 
 	if (batch->count == batch->capacity) {
-		batch->capacity = batch->capacity == 0 ? 8 : batch->capacity * 2;
-		batch->items = xrealloc(batch->items,
-		    batch->capacity * sizeof(*batch->items));
+		batch->capacity =
+		    batch->capacity == 0 ? 8 : batch->capacity * 2;
+		batch->items = xrealloc(
+		    batch->items, batch->capacity * sizeof(*batch->items));
 	}
 	ev = &batch->items[batch->count++];
 	memset(ev, 0, sizeof(*ev));
@@ -117,5 +118,5 @@ event_normalize_email(char *email)
 	}
 	at = strchr(email, '@');
 	return at != NULL && at != email && at[1] != '\0' &&
-	    strchr(at + 1, '@') == NULL && strchr(at + 1, '.') != NULL;
+	       strchr(at + 1, '@') == NULL && strchr(at + 1, '.') != NULL;
 }

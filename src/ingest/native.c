@@ -74,8 +74,8 @@ composite_key(const struct event *ev)
 {
 	char *text = xasprintf("%d\x1f%s\x1f%s\x1f%s\x1f%lld\x1f%s", ev->type,
 	    ev->contact_id ? ev->contact_id : "", ev->email ? ev->email : "",
-	    ev->message_id ? ev->message_id : "",
-	    (long long)ev->occurred_at_ms, ev->url ? ev->url : "");
+	    ev->message_id ? ev->message_id : "", (long long)ev->occurred_at_ms,
+	    ev->url ? ev->url : "");
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned int dlen = 0;
 	char *hex = xmalloc(2 + 32 + 1);
@@ -121,8 +121,8 @@ parse_time(json_t *v, int64_t *out, char *why, size_t len)
 		*out = (int64_t)llround(json_real_value(v) * 1000.0);
 		return true;
 	}
-	snprintf(why, len,
-	    "occurred_at must be an RFC 3339 time or Unix seconds");
+	snprintf(
+	    why, len, "occurred_at must be an RFC 3339 time or Unix seconds");
 	return false;
 }
 
@@ -148,7 +148,8 @@ parse_flags(json_t *obj, struct event *ev, char *why, size_t len)
 	if (ev->type == EVENT_BOUNCE) {
 		const char *kind = json_string_value(bounce);
 
-		if (bounce == NULL || (kind != NULL && strcmp(kind, "hard") == 0))
+		if (bounce == NULL ||
+		    (kind != NULL && strcmp(kind, "hard") == 0))
 			ev->bounce = BOUNCE_HARD;
 		else if (kind != NULL && strcmp(kind, "soft") == 0)
 			ev->bounce = BOUNCE_SOFT;
@@ -157,8 +158,8 @@ parse_flags(json_t *obj, struct event *ev, char *why, size_t len)
 			return false;
 		}
 	}
-	if (ev->user_agent != NULL && strstr(ev->user_agent,
-					  "GoogleImageProxy") != NULL)
+	if (ev->user_agent != NULL &&
+	    strstr(ev->user_agent, "GoogleImageProxy") != NULL)
 		ev->flags |= EVENT_FLAG_GMAIL_PROXY;
 	return true;
 }
@@ -256,8 +257,8 @@ ingest_parse_native(const char *body, size_t len, size_t max_events,
 		return false;
 	}
 	for (size_t i = 0; i < n; i++) {
-		json_t *item = json_is_array(root) ? json_array_get(root, i)
-						   : root;
+		json_t *item =
+		    json_is_array(root) ? json_array_get(root, i) : root;
 		struct event ev = { 0 };
 		char why[160];
 

@@ -17,28 +17,28 @@
 #include "store/pgarray.h"
 
 /* The columns read_row expects, in order; $2 is the service clock (ms). */
-#define CONTACT_COLUMNS                                                       \
-	"SELECT c.contact_pk, c.crm_id, c.email,"                             \
-	" (extract(epoch FROM c.joined_at) * 1000)::bigint,"                  \
-	" c.n, c.x, c.t_x, c.history, c.human_clicks, c.messages_delivered,"  \
-	" c.machine_opens, c.scanner_clicks,"                                 \
-	" (extract(epoch FROM c.last_open_at) * 1000)::bigint,"               \
-	" (extract(epoch FROM c.last_click_at) * 1000)::bigint,"              \
-	" c.hard_bounced, c.unsubscribed, c.complained,"                      \
-	" (SELECT count(*) FROM messages m WHERE m.account_id = c.account_id" \
-	"  AND m.contact_pk = c.contact_pk AND m.opened_at >="               \
-	"  to_timestamp($2::bigint / 1000.0) - interval '30 days'),"          \
-	" (SELECT count(*) FROM messages m WHERE m.account_id = c.account_id" \
-	"  AND m.contact_pk = c.contact_pk AND m.clicked_at >="              \
-	"  to_timestamp($2::bigint / 1000.0) - interval '30 days')"           \
+#define CONTACT_COLUMNS                                                        \
+	"SELECT c.contact_pk, c.crm_id, c.email,"                              \
+	" (extract(epoch FROM c.joined_at) * 1000)::bigint,"                   \
+	" c.n, c.x, c.t_x, c.history, c.human_clicks, c.messages_delivered,"   \
+	" c.machine_opens, c.scanner_clicks,"                                  \
+	" (extract(epoch FROM c.last_open_at) * 1000)::bigint,"                \
+	" (extract(epoch FROM c.last_click_at) * 1000)::bigint,"               \
+	" c.hard_bounced, c.unsubscribed, c.complained,"                       \
+	" (SELECT count(*) FROM messages m WHERE m.account_id = c.account_id"  \
+	"  AND m.contact_pk = c.contact_pk AND m.opened_at >="                 \
+	"  to_timestamp($2::bigint / 1000.0) - interval '30 days'),"           \
+	" (SELECT count(*) FROM messages m WHERE m.account_id = c.account_id"  \
+	"  AND m.contact_pk = c.contact_pk AND m.clicked_at >="                \
+	"  to_timestamp($2::bigint / 1000.0) - interval '30 days')"            \
 	" FROM contacts c "
 
 static const char SQL_BY_CRM[] =
     CONTACT_COLUMNS "WHERE c.account_id = $1 AND c.crm_id = $3";
 
-static const char SQL_BY_EMAIL[] = CONTACT_COLUMNS
-    "WHERE c.account_id = $1 AND c.email = $3"
-    " ORDER BY (c.crm_id IS NULL), c.contact_pk LIMIT 1";
+static const char SQL_BY_EMAIL[] =
+    CONTACT_COLUMNS "WHERE c.account_id = $1 AND c.email = $3"
+		    " ORDER BY (c.crm_id IS NULL), c.contact_pk LIMIT 1";
 
 static const char SQL_BY_IDS[] =
     CONTACT_COLUMNS "WHERE c.account_id = $1 AND c.crm_id = ANY($3::text[])";
@@ -117,8 +117,8 @@ read_row(const PGresult *res, int r, struct store_contact *c)
 	c->complained = is_true(res, r, 16);
 	c->opens_30d = (int)db_int64(res, r, 17);
 	c->clicks_30d = (int)db_int64(res, r, 18);
-	c->summary.suppressed = c->hard_bounced || c->unsubscribed ||
-	    c->complained;
+	c->summary.suppressed =
+	    c->hard_bounced || c->unsubscribed || c->complained;
 }
 
 static void
@@ -134,8 +134,7 @@ read_all(const PGresult *res, struct store_contact **out, size_t *count)
 
 int
 store_contact_get(PGconn *conn, int64_t account_id, enum store_lookup by,
-    const char *key, int64_t now_ms, struct store_contact *out,
-    struct err *err)
+    const char *key, int64_t now_ms, struct store_contact *out, struct err *err)
 {
 	char account[24], now[24];
 	const char *params[3] = { account, now, key };
@@ -156,9 +155,9 @@ store_contact_get(PGconn *conn, int64_t account_id, enum store_lookup by,
 }
 
 bool
-store_contacts_by_ids(PGconn *conn, int64_t account_id,
-    const char *const *ids, size_t nids, int64_t now_ms,
-    struct store_contact **out, size_t *count, struct err *err)
+store_contacts_by_ids(PGconn *conn, int64_t account_id, const char *const *ids,
+    size_t nids, int64_t now_ms, struct store_contact **out, size_t *count,
+    struct err *err)
 {
 	char account[24], now[24];
 	const char *params[3] = { account, now, NULL };
@@ -219,8 +218,8 @@ store_contact_put(PGconn *conn, int64_t account_id, const char *crm_id,
 		params[3] = joined;
 	}
 	if (email != NULL) {
-		res = db_exec(conn, "attach a contact", SQL_PUT_ATTACH, 5,
-		    params, err);
+		res = db_exec(
+		    conn, "attach a contact", SQL_PUT_ATTACH, 5, params, err);
 		if (res == NULL)
 			return false;
 		attached = strcmp(PQcmdTuples(res), "0") != 0;
@@ -229,8 +228,8 @@ store_contact_put(PGconn *conn, int64_t account_id, const char *crm_id,
 	if (!attached && !db_command(conn, "upsert a contact", SQL_PUT_UPSERT,
 			     5, params, err))
 		return false;
-	return db_command(conn, "lift a tombstone", SQL_LIFT_TOMBSTONE, 3,
-	    params, err);
+	return db_command(
+	    conn, "lift a tombstone", SQL_LIFT_TOMBSTONE, 3, params, err);
 }
 
 int
@@ -255,8 +254,8 @@ store_contact_erase(PGconn *conn, int64_t account_id, const char *crm_id,
 	email = xstrdup(db_text(res, 0, 0));
 	PQclear(res);
 	params[2] = email;
-	ok = db_command(conn, "record an erasure", SQL_TOMBSTONE, 4, params,
-	    err);
+	ok = db_command(
+	    conn, "record an erasure", SQL_TOMBSTONE, 4, params, err);
 	free(email);
 	return ok ? 1 : -1;
 }

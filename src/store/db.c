@@ -103,8 +103,8 @@ db_pool_acquire(struct db_pool *pool, int wait_ms, struct err *err)
 	}
 	pthread_mutex_lock(&pool->lock);
 	while (pool->idle_count == 0) {
-		if (pthread_cond_timedwait(&pool->freed, &pool->lock,
-			&deadline) == ETIMEDOUT) {
+		if (pthread_cond_timedwait(
+			&pool->freed, &pool->lock, &deadline) == ETIMEDOUT) {
 			pthread_mutex_unlock(&pool->lock);
 			err_set(err, 503, "database_unavailable",
 			    "the database is busy; try again");
@@ -133,7 +133,7 @@ void
 db_pool_release(struct db_pool *pool, PGconn *conn, bool broken)
 {
 	if (conn != NULL && (broken || PQstatus(conn) != CONNECTION_OK ||
-		PQtransactionStatus(conn) != PQTRANS_IDLE)) {
+				PQtransactionStatus(conn) != PQTRANS_IDLE)) {
 		PQfinish(conn);
 		conn = NULL;
 	}
@@ -164,8 +164,8 @@ PGresult *
 db_exec(PGconn *conn, const char *what, const char *sql, int nparams,
     const char *const *params, struct err *err)
 {
-	PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL,
-	    NULL, 0);
+	PGresult *res =
+	    PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	ExecStatusType st = PQresultStatus(res);
 
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)

@@ -18,10 +18,12 @@
 #include "store/pgarray.h"
 
 _Static_assert(EVENT_DELIVERED == 1 && EVENT_OPEN == 2 && EVENT_CLICK == 3 &&
-	EVENT_BOUNCE == 4 && EVENT_UNSUBSCRIBE == 5 && EVENT_COMPLAINT == 6,
+		   EVENT_BOUNCE == 4 && EVENT_UNSUBSCRIBE == 5 &&
+		   EVENT_COMPLAINT == 6,
     "the SQL below spells event types as these numbers");
 _Static_assert(VERDICT_HUMAN == 1 && VERDICT_MACHINE == 2 &&
-	VERDICT_SCANNER == 3 && VERDICT_UNKNOWN == 4 && BOUNCE_HARD == 1,
+		   VERDICT_SCANNER == 3 && VERDICT_UNKNOWN == 4 &&
+		   BOUNCE_HARD == 1,
     "the SQL below spells verdicts and bounce kinds as these numbers");
 _Static_assert(EVENT_FLAG_NO_TRACKING == 8, "the SQL tests flag bit 8");
 
@@ -265,7 +267,7 @@ stage_fill(PGconn *conn, const struct event_batch *batch, struct err *err)
 		params[i] = pgarray_finish(&sc.col[i]);
 	ok = db_command(conn, "create the staging table", SQL_STAGE_CREATE, 0,
 		 NULL, err) &&
-	    db_command(conn, "stage events", SQL_STAGE_FILL, 14, params, err);
+	     db_command(conn, "stage events", SQL_STAGE_FILL, 14, params, err);
 	stage_free(&sc);
 	return ok;
 }
@@ -284,22 +286,22 @@ command_count(PGconn *conn, const char *what, const char *sql, int nparams,
 }
 
 static bool
-resolve_contacts(PGconn *conn, const char *account, const char *now,
-    struct err *err)
+resolve_contacts(
+    PGconn *conn, const char *account, const char *now, struct err *err)
 {
 	const char *p2[2] = { account, now };
 	const char *p1[1] = { account };
 
 	return db_command(conn, "attach crm ids", SQL_CONTACTS_ATTACH_CRM, 2,
 		   p2, err) &&
-	    db_command(conn, "insert contacts by crm id",
-		SQL_CONTACTS_INSERT_CRM, 2, p2, err) &&
-	    db_command(conn, "fill contact emails", SQL_CONTACTS_FILL_EMAIL, 1,
-		p1, err) &&
-	    db_command(conn, "insert contacts by email",
-		SQL_CONTACTS_INSERT_EMAIL, 2, p2, err) &&
-	    db_command(conn, "resolve contacts", SQL_STAGE_RESOLVE, 1, p1,
-		err);
+	       db_command(conn, "insert contacts by crm id",
+		   SQL_CONTACTS_INSERT_CRM, 2, p2, err) &&
+	       db_command(conn, "fill contact emails", SQL_CONTACTS_FILL_EMAIL,
+		   1, p1, err) &&
+	       db_command(conn, "insert contacts by email",
+		   SQL_CONTACTS_INSERT_EMAIL, 2, p2, err) &&
+	       db_command(
+		   conn, "resolve contacts", SQL_STAGE_RESOLVE, 1, p1, err);
 }
 
 void
@@ -315,8 +317,8 @@ store_history_parse(const char *text, struct model_summary *summary)
 }
 
 static void
-touched_from_result(const PGresult *res, struct store_touched **touched,
-    size_t *count)
+touched_from_result(
+    const PGresult *res, struct store_touched **touched, size_t *count)
 {
 	int rows = PQntuples(res);
 
@@ -370,8 +372,8 @@ store_events_merge(PGconn *conn, int64_t account_id, const char *provider,
 	counts->duplicates = batch->count - counts->erased - inserted;
 	if (!db_command(conn, "mark scanner clicks", SQL_SCANNER_TIMING, 2,
 		p_win, err) ||
-	    !db_command(conn, "merge messages", SQL_MESSAGES_MERGE, 1, p_acct,
-		err))
+	    !db_command(
+		conn, "merge messages", SQL_MESSAGES_MERGE, 1, p_acct, err))
 		return false;
 	res = db_exec(conn, "update contact summaries", SQL_CONTACTS_SUMMARY, 2,
 	    p_now, err);
@@ -383,9 +385,8 @@ store_events_merge(PGconn *conn, int64_t account_id, const char *provider,
 }
 
 bool
-store_bands_update(PGconn *conn, int64_t account_id,
-    const int64_t *contact_pks, const int *bands, size_t count,
-    struct err *err)
+store_bands_update(PGconn *conn, int64_t account_id, const int64_t *contact_pks,
+    const int *bands, size_t count, struct err *err)
 {
 	struct pgarray pks, vals;
 	char account[24];

@@ -101,8 +101,7 @@ fits_cache_clear(void)
 }
 
 void
-fits_params(struct db_pool *pool, int64_t account_id,
-    struct model_params *out)
+fits_params(struct db_pool *pool, int64_t account_id, struct model_params *out)
 {
 	char account[24];
 	const char *params[1] = { account };
@@ -152,14 +151,14 @@ save_fit(PGconn *conn, const char *account, const struct model_params *p,
 	snprintf(v[8], sizeof(v[8]), "%.17g", p->bgbb_weight);
 	snprintf(v[9], sizeof(v[9]), "%.17g", rep->loglik);
 	snprintf(v[10], sizeof(v[10]), "%zu", rep->contacts);
-	snprintf(v[11], sizeof(v[11]), "%s",
-	    rep->used_defaults ? "true" : "false");
+	snprintf(
+	    v[11], sizeof(v[11]), "%s", rep->used_defaults ? "true" : "false");
 	params[0] = account;
 	for (int i = 0; i < 12; i++)
 		params[i + 1] = v[i];
 	params[13] = rep->chosen;
-	return db_command(conn, "save a model fit", SQL_FIT_SAVE, 14, params,
-	    err);
+	return db_command(
+	    conn, "save a model fit", SQL_FIT_SAVE, 14, params, err);
 }
 
 /* Re-bands every contact in chunks, each one statement. */
@@ -174,8 +173,8 @@ reband(PGconn *conn, int64_t account_id, const PGresult *res,
 	bool ok = true;
 
 	for (int start = 0; start < rows && ok; start += REBAND_CHUNK) {
-		int count = rows - start < REBAND_CHUNK ? rows - start
-							: REBAND_CHUNK;
+		int count =
+		    rows - start < REBAND_CHUNK ? rows - start : REBAND_CHUNK;
 
 		for (int i = 0; i < count; i++) {
 			struct model_score score;
@@ -184,8 +183,8 @@ reband(PGconn *conn, int64_t account_id, const PGresult *res,
 			pks[i] = db_int64(res, start + i, 0);
 			bands[i] = (int)score.band;
 		}
-		ok = store_bands_update(conn, account_id, pks, bands,
-		    (size_t)count, err);
+		ok = store_bands_update(
+		    conn, account_id, pks, bands, (size_t)count, err);
 	}
 	free(pks);
 	free(bands);

@@ -87,8 +87,8 @@ keys_cache_clear(void)
 }
 
 int
-keys_authenticate(struct db_pool *pool, const char *key, int64_t *account_id,
-    struct err *err)
+keys_authenticate(
+    struct db_pool *pool, const char *key, int64_t *account_id, struct err *err)
 {
 	unsigned char hash[32];
 	char hex[68];
@@ -120,8 +120,8 @@ keys_authenticate(struct db_pool *pool, const char *key, int64_t *account_id,
 }
 
 static bool
-insert_key(PGconn *conn, int64_t account_id, const char *key,
-    const char *label, struct err *err)
+insert_key(PGconn *conn, int64_t account_id, const char *key, const char *label,
+    struct err *err)
 {
 	unsigned char hash[32];
 	char hex[68], account[24], prefix[12];
@@ -184,8 +184,8 @@ keys_list(PGconn *conn, int64_t account_id, FILE *out, struct err *err)
 }
 
 int
-keys_revoke(PGconn *conn, int64_t account_id, const char *prefix,
-    struct err *err)
+keys_revoke(
+    PGconn *conn, int64_t account_id, const char *prefix, struct err *err)
 {
 	char account[24];
 	const char *params[2] = { account, prefix };
@@ -205,8 +205,8 @@ keys_revoke(PGconn *conn, int64_t account_id, const char *prefix,
 }
 
 int
-keys_account_id(PGconn *conn, const char *name, int64_t *account_id,
-    struct err *err)
+keys_account_id(
+    PGconn *conn, const char *name, int64_t *account_id, struct err *err)
 {
 	const char *params[1] = { name };
 	PGresult *res = db_exec(conn, "find an account",
@@ -223,8 +223,8 @@ keys_account_id(PGconn *conn, const char *name, int64_t *account_id,
 }
 
 bool
-keys_account_create(PGconn *conn, const char *name, int64_t *account_id,
-    struct err *err)
+keys_account_create(
+    PGconn *conn, const char *name, int64_t *account_id, struct err *err)
 {
 	const char *params[1] = { name };
 	PGresult *res = db_exec(conn, "create an account",

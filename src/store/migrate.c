@@ -26,7 +26,7 @@ run_plain(PGconn *conn, const char *what, const char *sql, struct err *err)
 {
 	PGresult *res = PQexec(conn, sql);
 	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK ||
-	    PQresultStatus(res) == PGRES_TUPLES_OK;
+		  PQresultStatus(res) == PGRES_TUPLES_OK;
 
 	if (!ok) {
 		log_error("could not %s: %s", what, PQresultErrorMessage(res));
@@ -80,15 +80,15 @@ migrate_apply(PGconn *conn, struct err *err)
 	if (!run_plain(conn, "lock migrations",
 		"SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", err))
 		return false;
-	if (!run_plain(conn, "create the migrations table", SQL_CREATE_TABLE,
-		err))
+	if (!run_plain(
+		conn, "create the migrations table", SQL_CREATE_TABLE, err))
 		goto out;
 	for (const struct migration *m = migrations; m->name != NULL; m++)
 		if (!apply_one(conn, m, err))
 			goto out;
 out:
-	PQclear(PQexec(conn,
-	    "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")"));
+	PQclear(
+	    PQexec(conn, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")"));
 	return !err_is_set(err);
 }
 

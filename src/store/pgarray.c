@@ -64,8 +64,8 @@ pgarray_int(struct pgarray *arr, int64_t value)
 {
 	separator(arr);
 	reserve(arr, 24);
-	arr->len += (size_t)snprintf(arr->buf + arr->len, 24, "%" PRId64,
-	    value);
+	arr->len +=
+	    (size_t)snprintf(arr->buf + arr->len, 24, "%" PRId64, value);
 }
 
 const char *

@@ -31,12 +31,13 @@ static json_t *
 post_events(const char *body, long want_status)
 {
 	struct harness_reply reply;
-	long status = harness_send_json(&srv, "POST", "/v1/events", body,
-	    &reply);
+	long status =
+	    harness_send_json(&srv, "POST", "/v1/events", body, &reply);
 	json_t *j;
 
-	ck_assert_msg(status == want_status, "POST /v1/events: %ld, want %ld: %s",
-	    status, want_status, reply.body);
+	ck_assert_msg(status == want_status,
+	    "POST /v1/events: %ld, want %ld: %s", status, want_status,
+	    reply.body);
 	j = harness_json_parse(reply.body);
 	harness_reply_free(&reply);
 	return j;
@@ -102,19 +103,20 @@ START_TEST(native_events_and_scorecard)
 {
 	json_t *r, *card;
 
-	r = post_events("[{\"event_id\":\"e1\",\"type\":\"delivered\","
-			"\"contact_id\":\"c-42\",\"email\":\"Ann@Example.com\","
-			"\"message_id\":\"m1\",\"occurred_at\":\"2025-12-30T09:00:00Z\"},"
-			"{\"event_id\":\"e2\",\"type\":\"open\",\"contact_id\":\"c-42\","
-			"\"message_id\":\"m1\",\"occurred_at\":1767085300},"
-			"{\"event_id\":\"e3\",\"type\":\"bogus\",\"contact_id\":\"c-42\"}]",
+	r = post_events(
+	    "[{\"event_id\":\"e1\",\"type\":\"delivered\","
+	    "\"contact_id\":\"c-42\",\"email\":\"Ann@Example.com\","
+	    "\"message_id\":\"m1\",\"occurred_at\":\"2025-12-30T09:00:00Z\"},"
+	    "{\"event_id\":\"e2\",\"type\":\"open\",\"contact_id\":\"c-42\","
+	    "\"message_id\":\"m1\",\"occurred_at\":1767085300},"
+	    "{\"event_id\":\"e3\",\"type\":\"bogus\",\"contact_id\":\"c-42\"}]",
 	    202);
 	ck_assert_int_eq(jint(r, "accepted"), 2);
 	ck_assert_int_eq(jint(r, "duplicates"), 0);
 	ck_assert_int_eq(json_array_size(json_object_get(r, "rejected")), 1);
-	ck_assert_int_eq(json_integer_value(json_object_get(
-			     json_array_get(json_object_get(r, "rejected"), 0),
-			     "index")),
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(
+		json_array_get(json_object_get(r, "rejected"), 0), "index")),
 	    2);
 	json_decref(r);
 
@@ -134,8 +136,8 @@ START_TEST(native_events_and_scorecard)
 	ck_assert_int_eq(jint(card, "insights.messages_delivered"), 1);
 	ck_assert_int_eq(jint(card, "insights.messages_opened"), 1);
 	ck_assert_int_eq(jint(card, "insights.opens_30d"), 1);
-	ck_assert_str_eq(jstr(card, "insights.last_open_at"),
-	    "2025-12-30T09:01:40.000Z");
+	ck_assert_str_eq(
+	    jstr(card, "insights.last_open_at"), "2025-12-30T09:01:40.000Z");
 	/* one observable message is too little to judge */
 	ck_assert_str_eq(jstr(card, "band"), "gray");
 	ck_assert_str_eq(jstr(card, "status"), "insufficient_data");
@@ -166,8 +168,8 @@ START_TEST(cold_contact_is_red_and_machine_only_is_gray)
 		snprintf(msg, sizeof(msg), "m%d", i);
 		snprintf(when, sizeof(when), "2024-%02d-%02dT09:00:00Z",
 		    1 + (i - 1) / 10, 2 + (i - 1) % 10);
-		append_event(body, sizeof(body), "delivered", "cold", msg,
-		    when, NULL);
+		append_event(
+		    body, sizeof(body), "delivered", "cold", msg, when, NULL);
 	}
 	strcat(body, "]");
 	json_decref(post_events(body, 202));
@@ -182,8 +184,8 @@ START_TEST(cold_contact_is_red_and_machine_only_is_gray)
 	for (int i = 1; i <= 20; i++) {
 		snprintf(msg, sizeof(msg), "a%d", i);
 		snprintf(when, sizeof(when), "2025-11-%02dT09:00:00Z", i);
-		append_event(body, sizeof(body), "delivered", "mpp", msg, when,
-		    NULL);
+		append_event(
+		    body, sizeof(body), "delivered", "mpp", msg, when, NULL);
 		snprintf(when, sizeof(when), "2025-11-%02dT09:00:03Z", i);
 		append_event(body, sizeof(body), "open", "mpp", msg, when,
 		    ",\"user_agent\":\"Mozilla/5.0\",\"ip\":\"17.58.63.101\"");
@@ -222,30 +224,36 @@ START_TEST(bad_input_changes_nothing)
 		{ ok, "", 400 },
 		{ ok, "[]", 400 },
 		{ ok, "42", 400 },
-		{ ok, "{\"type\":\"open\",\"contact_id\":\"x\",\"message_id\":\"m\","
-		      "\"occurred_at\":\"2099-01-01T00:00:00Z\"}",
+		{ ok,
+		    "{\"type\":\"open\",\"contact_id\":\"x\",\"message_id\":\"m\","
+		    "\"occurred_at\":\"2099-01-01T00:00:00Z\"}",
 		    400 },
-		{ ok, "{\"type\":\"open\",\"contact_id\":\"x\",\"message_id\":\"m\","
-		      "\"occurred_at\":\"1999-12-31T23:59:59Z\"}",
+		{ ok,
+		    "{\"type\":\"open\",\"contact_id\":\"x\",\"message_id\":\"m\","
+		    "\"occurred_at\":\"1999-12-31T23:59:59Z\"}",
 		    400 },
-		{ ok, "{\"type\":\"open\",\"contact_id\":\"x\",\"message_id\":\"m\","
-		      "\"occurred_at\":1767258000,\"ip\":12}",
+		{ ok,
+		    "{\"type\":\"open\",\"contact_id\":\"x\",\"message_id\":\"m\","
+		    "\"occurred_at\":1767258000,\"ip\":12}",
 		    400 },
-		{ ok, "{\"type\":\"open\",\"email\":\"not-an-address\","
-		      "\"message_id\":\"m\",\"occurred_at\":1767258000}",
+		{ ok,
+		    "{\"type\":\"open\",\"email\":\"not-an-address\","
+		    "\"message_id\":\"m\",\"occurred_at\":1767258000}",
 		    400 },
-		{ ok, "{\"type\":\"open\",\"contact_id\":\"a\\u0000b\","
-		      "\"message_id\":\"m\",\"occurred_at\":1767258000}",
+		{ ok,
+		    "{\"type\":\"open\",\"contact_id\":\"a\\u0000b\","
+		    "\"message_id\":\"m\",\"occurred_at\":1767258000}",
 		    400 },
-		{ ok, "{\"type\":\"open\",\"contact_id\":\"x\",\"message_id\":\"m\","
-		      "\"occurred_at\":99999999999999999999999}",
+		{ ok,
+		    "{\"type\":\"open\",\"contact_id\":\"x\",\"message_id\":\"m\","
+		    "\"occurred_at\":99999999999999999999999}",
 		    400 },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		long status = harness_http(&srv, "POST", "/v1/events",
-		    cases[i].headers, cases[i].body, strlen(cases[i].body),
-		    &reply);
+		long status =
+		    harness_http(&srv, "POST", "/v1/events", cases[i].headers,
+			cases[i].body, strlen(cases[i].body), &reply);
 		json_t *j;
 
 		ck_assert_msg(status == cases[i].status,
@@ -259,19 +267,19 @@ START_TEST(bad_input_changes_nothing)
 		harness_reply_free(&reply);
 	}
 	ck_assert_int_eq(harness_sql_int(db, "SELECT count(*) FROM events"), 0);
-	ck_assert_int_eq(harness_sql_int(db, "SELECT count(*) FROM contacts"),
-	    0);
+	ck_assert_int_eq(
+	    harness_sql_int(db, "SELECT count(*) FROM contacts"), 0);
 
-	ck_assert_int_eq(harness_http(&srv, "DELETE", "/v1/events", ok, NULL, 0,
-			     &reply),
+	ck_assert_int_eq(
+	    harness_http(&srv, "DELETE", "/v1/events", ok, NULL, 0, &reply),
 	    405);
 	harness_reply_free(&reply);
 	ck_assert_int_eq(harness_get(&srv, "/v1/nowhere", &reply), 404);
 	harness_reply_free(&reply);
 	/* an encoded slash stays inside the id; SQL text is just text */
 	json_decref(get_json("/v1/contacts/a%2Fb/scorecard", 404));
-	json_decref(get_json("/v1/contacts/x'%3B%20DROP%20TABLE%20events%3B--/scorecard",
-	    404));
+	json_decref(get_json(
+	    "/v1/contacts/x'%3B%20DROP%20TABLE%20events%3B--/scorecard", 404));
 	json_decref(get_json("/v1/contacts/%ZZ/scorecard", 400));
 	json_decref(get_json("/v1/contacts?band=purple", 400));
 }
@@ -318,42 +326,45 @@ START_TEST(band_listing_batch_put_and_erase)
 	{
 		struct harness_reply reply;
 
-		ck_assert_int_eq(harness_send_json(&srv, "POST",
-				     "/v1/scorecards",
-				     "{\"contact_ids\":[\"p-1\",\"p-2\",\"ghost\"]}",
-				     &reply),
+		ck_assert_int_eq(
+		    harness_send_json(&srv, "POST", "/v1/scorecards",
+			"{\"contact_ids\":[\"p-1\",\"p-2\",\"ghost\"]}",
+			&reply),
 		    200);
 		r = harness_json_parse(reply.body);
 		harness_reply_free(&reply);
-		ck_assert_int_eq(json_array_size(json_object_get(r, "scorecards")),
-		    2);
+		ck_assert_int_eq(
+		    json_array_size(json_object_get(r, "scorecards")), 2);
 		ck_assert_str_eq(json_string_value(json_array_get(
 				     json_object_get(r, "not_found"), 0)),
 		    "ghost");
 		json_decref(r);
 
-		ck_assert_int_eq(harness_send_json(&srv, "PUT",
-				     "/v1/contacts/p-1",
-				     "{\"email\":\"p1@example.com\","
-				     "\"joined_at\":\"2025-06-01T00:00:00Z\"}",
-				     &reply),
+		ck_assert_int_eq(
+		    harness_send_json(&srv, "PUT", "/v1/contacts/p-1",
+			"{\"email\":\"p1@example.com\","
+			"\"joined_at\":\"2025-06-01T00:00:00Z\"}",
+			&reply),
 		    200);
 		r = harness_json_parse(reply.body);
 		harness_reply_free(&reply);
 		ck_assert_str_eq(jstr(r, "email"), "p1@example.com");
-		ck_assert_str_eq(jstr(r, "joined_at"), "2025-06-01T00:00:00.000Z");
+		ck_assert_str_eq(
+		    jstr(r, "joined_at"), "2025-06-01T00:00:00.000Z");
 		json_decref(r);
 
-		ck_assert_int_eq(harness_http(&srv, "DELETE", "/v1/contacts/p-1",
-				     (const char *[]) { HARNESS_AUTH_HEADER, NULL },
-				     NULL, 0, &reply),
+		ck_assert_int_eq(
+		    harness_http(&srv, "DELETE", "/v1/contacts/p-1",
+			(const char *[]){ HARNESS_AUTH_HEADER, NULL }, NULL, 0,
+			&reply),
 		    204);
 		harness_reply_free(&reply);
 	}
 	json_decref(get_json("/v1/contacts/p-1/scorecard", 404));
-	ck_assert_int_eq(harness_sql_int(db, "SELECT count(*) FROM events e"
-					     " JOIN contacts c USING (account_id,"
-					     " contact_pk) WHERE c.crm_id = 'p-1'"),
+	ck_assert_int_eq(
+	    harness_sql_int(db, "SELECT count(*) FROM events e"
+				" JOIN contacts c USING (account_id,"
+				" contact_pk) WHERE c.crm_id = 'p-1'"),
 	    0);
 	/* a late event for the erased contact does not bring it back */
 	snprintf(body, sizeof(body), "[");
@@ -374,9 +385,8 @@ START_TEST(database_outage_then_retry_stored_once)
 	json_t *r;
 
 	harness_pg_stop();
-	ck_assert_int_eq(harness_send_json(&srv, "POST", "/v1/events", body,
-			     &reply),
-	    503);
+	ck_assert_int_eq(
+	    harness_send_json(&srv, "POST", "/v1/events", body, &reply), 503);
 	ck_assert_ptr_nonnull(harness_reply_header(&reply, "Retry-After"));
 	harness_reply_free(&reply);
 	ck_assert_int_eq(harness_get(&srv, "/readyz", &reply), 503);

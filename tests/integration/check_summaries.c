@@ -66,8 +66,9 @@ generate(const char *who, struct gen_event *evs, struct truth *t)
 	for (int m = 0; m < messages; m++) {
 		long ts = base + m * 86400L;
 		unsigned kind = rnd(10);
-		bool bounced = kind == 0, human = kind >= 6, machine =
-		    kind == 4 || kind == 5 || kind == 9, click_only = kind == 3;
+		bool bounced = kind == 0, human = kind >= 6,
+		     machine = kind == 4 || kind == 5 || kind == 9,
+		     click_only = kind == 3;
 
 		if (bounced) {
 			add(evs, &count, who, id++, "bounce", m, ts,

@@ -48,8 +48,8 @@ static const struct sender_case cases[] = {
 		{ "02-batch-redelivery-duplicate.json", "valid", NULL, 200, 1,
 		    1 },
 		{ "03-apple-machine-open.json", "valid", NULL, 200, 1, 0 },
-		{ "04-scanner-click-2s-after-delivery.json", "valid", NULL,
-		    200, 2, 0 },
+		{ "04-scanner-click-2s-after-delivery.json", "valid", NULL, 200,
+		    2, 0 },
 		{ "05-malformed-truncated.json", "valid", NULL, 400, 0, 0 },
 		{ "06-bad-signature.json", "bad-signature", NULL, 401, 0, 0 },
 		{ NULL } },
@@ -71,8 +71,8 @@ static const struct sender_case cases[] = {
 	    "[postmark]\nusername = pm-hook\npassword = test-pm-password-0001\n"
 	    "token = test-pm-header-token-0001\n",
 	    { { "01-delivery-alice.json", "valid", NULL, 200, 1, 0 },
-		{ "02-click-scanner-2s-after-delivery.json", "valid", NULL,
-		    200, 1, 0 },
+		{ "02-click-scanner-2s-after-delivery.json", "valid", NULL, 200,
+		    1, 0 },
 		{ "03-open-apple-mpp.json", "valid", NULL, 200, 1, 0 },
 		{ "04-bounce-hard-carol.json", "valid", NULL, 200, 1, 0 },
 		{ "05-malformed-truncated.json", "valid", NULL, 400, 0, 0 },
@@ -83,8 +83,8 @@ static const struct sender_case cases[] = {
 	    5, 1, 1, 0 },
 	{ "ses", ses_ini,
 	    { { "01-delivery-alice.json", "valid", NULL, 200, 1, 0 },
-		{ "02-click-scanner-2s-after-delivery.json", "valid", NULL,
-		    200, 1, 0 },
+		{ "02-click-scanner-2s-after-delivery.json", "valid", NULL, 200,
+		    1, 0 },
 		{ "03-open-apple-mpp.json", "valid", NULL, 200, 1, 0 },
 		{ "04-bounce-permanent-carol.json", "valid", NULL, 200, 1, 0 },
 		{ "05-malformed-truncated.json", "valid", NULL, 400, 0, 0 },
@@ -98,8 +98,8 @@ static const struct sender_case cases[] = {
 		{ "02-batch-redelivery-duplicate.json", "valid", NULL, 200, 1,
 		    1 },
 		{ "03-apple-machine-open.json", "valid", NULL, 200, 1, 0 },
-		{ "04-scanner-click-2s-after-delivery.json", "valid", NULL,
-		    200, 2, 0 },
+		{ "04-scanner-click-2s-after-delivery.json", "valid", NULL, 200,
+		    2, 0 },
 		{ "05-malformed-truncated.json", "valid", NULL, 400, 0, 0 },
 		{ "06-ping-empty-msys.json", "valid", NULL, 200, 0, 0 },
 		{ "01-batch-mixed.json", "bad-auth", NULL, 401, 0, 0 },
@@ -123,8 +123,8 @@ static const struct sender_case cases[] = {
 	    "[brevo]\nusername = brevo-hook\npassword = test-brevo-password-0001\n"
 	    "token = test-brevo-bearer-token-0001\n",
 	    { { "01-delivered-alice.json", "valid", NULL, 200, 1, 0 },
-		{ "02-click-scanner-2s-after-delivery.json", "valid", NULL,
-		    200, 1, 0 },
+		{ "02-click-scanner-2s-after-delivery.json", "valid", NULL, 200,
+		    1, 0 },
 		{ "03-proxy-open-apple-mpp.json", "valid", NULL, 200, 1, 0 },
 		{ "04-hard-bounce-carol.json", "valid", NULL, 200, 1, 0 },
 		{ "05-malformed-truncated.json", "valid", NULL, 400, 0, 0 },
@@ -140,8 +140,8 @@ static const struct sender_case cases[] = {
 		{ "02-batch-redelivery-duplicate.json", "valid", NULL, 200, 1,
 		    1 },
 		{ "03-apple-machine-open.json", "valid", NULL, 200, 1, 0 },
-		{ "04-scanner-click-2s-after-delivery.json", "valid", NULL,
-		    200, 2, 0 },
+		{ "04-scanner-click-2s-after-delivery.json", "valid", NULL, 200,
+		    2, 0 },
 		{ "05-malformed-truncated.json", "valid", NULL, 400, 0, 0 },
 		{ "06-single-event-ungrouped-spam.json", "valid", NULL, 200, 1,
 		    0 },
@@ -168,8 +168,8 @@ build_ini(void)
 	key[strcspn(key, "\r\n")] = '\0';
 	snprintf(sendgrid_ini, sizeof(sendgrid_ini),
 	    "[sendgrid]\npublic_key = %s\n", key);
-	snprintf(ses_ini, sizeof(ses_ini), "[ses]\ncert_dir = %s/webhooks/ses/keys\n",
-	    data_dir());
+	snprintf(ses_ini, sizeof(ses_ini),
+	    "[ses]\ncert_dir = %s/webhooks/ses/keys\n", data_dir());
 }
 
 static long
@@ -192,8 +192,8 @@ replay(const struct sender_case *c)
 	snprintf(path, sizeof(path), "/v1/webhooks/%s", c->provider);
 	for (const struct step *s = c->steps; s->file != NULL; s++) {
 		struct harness_reply reply;
-		char **headers = harness_fixture_headers(c->provider, s->file,
-		    s->variant);
+		char **headers =
+		    harness_fixture_headers(c->provider, s->file, s->variant);
 		size_t len;
 		char *body = harness_fixture(c->provider, s->file, &len);
 		const char *method = s->method != NULL ? s->method : "POST";
@@ -203,9 +203,9 @@ replay(const struct sender_case *c)
 		    (const char *const *)headers,
 		    strcmp(method, "HEAD") == 0 ? NULL : body,
 		    strcmp(method, "HEAD") == 0 ? 0 : len, &reply);
-		ck_assert_msg(status == s->status, "%s %s (%s): status %ld, want %d: %s",
-		    c->provider, s->file, s->variant, status, s->status,
-		    reply.body);
+		ck_assert_msg(status == s->status,
+		    "%s %s (%s): status %ld, want %d: %s", c->provider, s->file,
+		    s->variant, status, s->status, reply.body);
 		after = count(db, "SELECT count(*) FROM events");
 		ck_assert_msg(after - before == s->stored,
 		    "%s %s: %ld rows stored, want %d", c->provider, s->file,
@@ -216,8 +216,8 @@ replay(const struct sender_case *c)
 			ck_assert_int_eq(json_integer_value(
 					     json_object_get(j, "duplicates")),
 			    s->dedup);
-			ck_assert_int_eq(json_integer_value(
-					     json_object_get(j, "accepted")),
+			ck_assert_int_eq(
+			    json_integer_value(json_object_get(j, "accepted")),
 			    s->stored);
 			json_decref(j);
 		}
@@ -270,8 +270,8 @@ main(void)
 	int failed;
 
 	tcase_set_timeout(tc, 120);
-	tcase_add_loop_test(tc, sender_fixtures, 0,
-	    (int)(sizeof(cases) / sizeof(cases[0])));
+	tcase_add_loop_test(
+	    tc, sender_fixtures, 0, (int)(sizeof(cases) / sizeof(cases[0])));
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
