@@ -67,7 +67,8 @@ log_series(double a, double b, double c, double d, int count)
 	for (i = 1; i < count; i++) {
 		double j = i - 1;
 
-		term *= (b + j) / (a + b + j) * (d + j) / (c + d + j);
+		/* one division per term: this loop is most of a fit's time */
+		term *= ((b + j) * (d + j)) / ((a + b + j) * (c + d + j));
 		sum += term;
 		if (term * (double)(count - i - 1) < BGBB_TAIL_EPS * sum)
 			break;

@@ -150,6 +150,13 @@ floor_prob(double q)
 	return fmin(fmax(q, MODEL_FIT_P_FLOOR), 1.0 - MODEL_FIT_P_FLOOR);
 }
 
+/* Every blend_step-th contact is scored: at most MODEL_FIT_BLEND_CONTACTS. */
+static size_t
+blend_step(size_t count)
+{
+	return count / MODEL_FIT_BLEND_CONTACTS + 1;
+}
+
 /* Scores both models on the last messages of each sampled history. */
 static size_t
 collect_blend_cases(const struct model_summary *summaries, size_t count,
@@ -159,7 +166,7 @@ collect_blend_cases(const struct model_summary *summaries, size_t count,
 		params->delta };
 	struct forget_params fp = { params->prior_a, params->prior_b,
 		params->half_life };
-	size_t i, k = 0, step = count / MODEL_FIT_BLEND_CONTACTS + 1;
+	size_t i, k = 0, step = blend_step(count);
 
 	for (i = 0; i < count; i += step) {
 		const struct model_summary *s = &summaries[i];
@@ -307,7 +314,8 @@ model_fit(const struct model_summary *summaries, size_t count,
 
 	fit_forgetting(summaries, count, params);
 
-	cases = xcalloc(count * MODEL_FIT_HOLDOUT + 1, sizeof(*cases));
+	cases = xcalloc((count / blend_step(count) + 1) * MODEL_FIT_HOLDOUT,
+	    sizeof(*cases));
 	k = collect_blend_cases(summaries, count, params, cases);
 	choose_blend(cases, k, params, report);
 	free(cases);
