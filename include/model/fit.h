@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/err.h" /* MUST_CHECK */
+
 #include "model/bgbb.h"
 
 #define FIT_MAX_DIM 8
@@ -45,7 +47,7 @@ int fit_nelder_mead(fit_objective_fn f, void *ctx, double *v, int dim,
  * evals the number of likelihood evaluations.  Returns false, leaving
  * params untouched, when the patterns carry no weight.
  */
-bool fit_bgbb(const struct bgbb_pattern *patterns, size_t count,
+MUST_CHECK bool fit_bgbb(const struct bgbb_pattern *patterns, size_t count,
     struct bgbb_params *params, double *loglik, int *evals);
 
 #endif

@@ -13,6 +13,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "core/err.h" /* MUST_CHECK */
 #include <stdint.h>
 
 struct forget_params {
@@ -55,7 +57,7 @@ double forget_logloss(const struct forget_params *p,
  * and writing the result back; logloss gets the minimum.  Returns false,
  * leaving p untouched, when the series hold no message.
  */
-bool forget_fit(const struct forget_series *series, size_t count,
+MUST_CHECK bool forget_fit(const struct forget_series *series, size_t count,
     struct forget_params *p, double *logloss);
 
 #endif

@@ -303,13 +303,14 @@ model_fit(const struct model_summary *summaries, size_t count,
 	report->patterns = group_patterns(summaries, count, patterns);
 	bp = (struct bgbb_params){ params->alpha, params->beta, params->gamma,
 		params->delta };
-	/* cannot fail: every pattern weighs at least one contact */
-	(void)fit_bgbb(patterns, report->patterns, &bp, &report->loglik,
-	    &report->iterations);
-	params->alpha = bp.alpha;
-	params->beta = bp.beta;
-	params->gamma = bp.gamma;
-	params->delta = bp.delta;
+	/* fails only without patterns, which the contact minimum rules out */
+	if (fit_bgbb(patterns, report->patterns, &bp, &report->loglik,
+		&report->iterations)) {
+		params->alpha = bp.alpha;
+		params->beta = bp.beta;
+		params->gamma = bp.gamma;
+		params->delta = bp.delta;
+	}
 	free(patterns);
 
 	fit_forgetting(summaries, count, params);
