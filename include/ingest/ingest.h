@@ -6,12 +6,14 @@
 #define ENGAGEMENTD_INGEST_INGEST_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/err.h"
 #include "ingest/event.h"
+#include "ingest/spool.h"
 #include "ingest/verdict.h"
 #include "model/model.h"
 
@@ -24,6 +26,10 @@ struct ingest {
 	bool store_ip;
 	bool truncate_ip;
 	size_t max_batch_events;
+	struct spool *spool; /* NULL: no spool, a failed commit is a 503 */
+	/* the loader waits while this is false (schema not migrated yet);
+	 * NULL: always ready */
+	const atomic_bool *schema_ready;
 };
 
 struct ingest_result {
@@ -36,13 +42,42 @@ struct ingest_result {
 
 /*
  * Writes batch for account in one transaction: verdicts, contacts,
- * events, messages, summaries and bands.  Returns false with err set (503
- * database_unavailable) when the database could not commit; nothing of the
- * batch is then kept.
+ * events, messages, summaries and bands.  When the database cannot commit
+ * and a spool is configured, the batch (verdicts decided, privacy rules
+ * applied) is written to the spool instead and true is returned with
+ * result->spooled set; the transaction was rolled back, so nothing of it
+ * is in the database.  Returns false with err set (503
+ * database_unavailable) when neither could take it; nothing of the batch
+ * is then kept.
  */
-bool ingest_write(struct ingest *ing, int64_t account_id,
-    const char *provider, struct event_batch *batch,
+bool ingest_write(struct ingest *ing, int64_t account_id, const char *provider,
+    struct event_batch *batch, struct ingest_result *result,
+    struct err *err) MUST_CHECK;
+
+/* How one transaction ended. */
+enum ingest_commit_status {
+	INGEST_COMMITTED = 0,
+	INGEST_UNAVAILABLE, /* no connection, or it broke: try again later */
+	INGEST_FAILED       /* the database answered with an error */
+};
+
+/*
+ * The transaction itself, shared by ingest_write and the spool loader:
+ * merges batch (verdicts already decided) for account as of now_ms (the
+ * service clock when the request came) and writes the touched contacts'
+ * bands, all or nothing.  Events already stored (same provider and event
+ * id) count as duplicates, so committing a batch twice stores it once.
+ */
+enum ingest_commit_status ingest_commit(struct ingest *ing, int64_t account_id,
+    const char *provider, const struct event_batch *batch, int64_t now_ms,
     struct ingest_result *result, struct err *err) MUST_CHECK;
+
+/*
+ * The spool loader's commit function (a spool_load_fn; ctx is the struct
+ * ingest): commits one spooled request through ingest_commit.
+ */
+enum spool_load ingest_load_spooled(
+    void *ctx, const struct spool_record *rec, struct err *err);
 
 /* One event of a native batch that failed validation. */
 struct ingest_rejection {

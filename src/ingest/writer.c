@@ -5,6 +5,10 @@
  * hands back every touched contact's new summary; the bands computed from
  * those with the account's model are written before COMMIT, so a listing by
  * band never sees a contact in a band its summary no longer supports.
+ *
+ * When the transaction cannot commit, the batch goes to the spool (if one is
+ * configured) after the rollback, never alongside a partial commit; the
+ * spool's loader later runs the very same transaction (ingest_commit).
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -72,8 +76,8 @@ write_bands(struct ingest *ing, PGconn *conn, int64_t account_id,
 	for (size_t i = 0; i < count; i++) {
 		struct model_score score;
 
-		model_score(&params, &ing->thresholds, &touched[i].summary,
-		    &score);
+		model_score(
+		    &params, &ing->thresholds, &touched[i].summary, &score);
 		pks[i] = touched[i].contact_pk;
 		bands[i] = (int)score.band;
 	}
@@ -89,28 +93,24 @@ run_plain(PGconn *conn, const char *sql, struct err *err)
 	return db_command(conn, sql, sql, 0, NULL, err);
 }
 
-bool
-ingest_write(struct ingest *ing, int64_t account_id, const char *provider,
-    struct event_batch *batch, struct ingest_result *result, struct err *err)
+enum ingest_commit_status
+ingest_commit(struct ingest *ing, int64_t account_id, const char *provider,
+    const struct event_batch *batch, int64_t now_ms,
+    struct ingest_result *result, struct err *err)
 {
 	struct store_write_counts counts;
 	struct store_touched *touched = NULL;
 	size_t touched_count = 0;
 	PGconn *conn;
-	bool ok = false;
+	bool ok = false, broken;
 
-	memset(result, 0, sizeof(*result));
-	result->ignored = batch->ignored;
-	if (batch->count == 0)
-		return true;
-	prepare_events(ing, batch);
 	conn = db_pool_acquire(ing->pool, 5000, err);
 	if (conn == NULL)
-		return false;
+		return INGEST_UNAVAILABLE;
 	if (!run_plain(conn, "BEGIN", err))
 		goto out;
 	if (!store_events_merge(conn, account_id, provider, batch,
-		ing->rules.scanner_window_s, time_now_ms(), &counts, &touched,
+		ing->rules.scanner_window_s, now_ms, &counts, &touched,
 		&touched_count, err) ||
 	    !write_bands(ing, conn, account_id, touched, touched_count, err) ||
 	    !run_plain(conn, "COMMIT", err))
@@ -119,12 +119,83 @@ ingest_write(struct ingest *ing, int64_t account_id, const char *provider,
 	result->duplicates = counts.duplicates;
 	metrics_add(METRIC_EVENTS_ACCEPTED, counts.stored);
 	metrics_add(METRIC_EVENTS_DUPLICATE, counts.duplicates);
-	metrics_add(METRIC_EVENTS_IGNORED, batch->ignored + counts.erased);
+	metrics_add(METRIC_EVENTS_IGNORED, counts.erased);
 	ok = true;
 out:
 	if (!ok && PQtransactionStatus(conn) != PQTRANS_IDLE)
 		PQclear(PQexec(conn, "ROLLBACK"));
-	db_pool_release(ing->pool, conn, !ok && db_conn_broken(conn));
+	broken = !ok && db_conn_broken(conn);
+	db_pool_release(ing->pool, conn, broken);
 	free(touched);
+	if (ok)
+		return INGEST_COMMITTED;
+	return broken ? INGEST_UNAVAILABLE : INGEST_FAILED;
+}
+
+/* Writes batch to the spool after a failed commit; false if it cannot. */
+static bool
+spool_instead(struct ingest *ing, int64_t account_id, const char *provider,
+    int64_t now_ms, const struct event_batch *batch,
+    struct ingest_result *result)
+{
+	struct err spool_err = { 0 };
+
+	if (ing->spool == NULL)
+		return false;
+	if (!spool_append(
+		ing->spool, account_id, provider, now_ms, batch, &spool_err)) {
+		log_kv(LOG_ERROR, "could not spool a request", "reason",
+		    spool_err.message, NULL);
+		return false;
+	}
+	result->accepted = 0;
+	result->duplicates = 0;
+	result->spooled = true;
+	return true;
+}
+
+bool
+ingest_write(struct ingest *ing, int64_t account_id, const char *provider,
+    struct event_batch *batch, struct ingest_result *result, struct err *err)
+{
+	int64_t now_ms = time_now_ms();
+	bool ok = true;
+
+	memset(result, 0, sizeof(*result));
+	result->ignored = batch->ignored;
+	if (batch->count > 0) {
+		prepare_events(ing, batch);
+		/* A COMMIT whose answer was lost may have landed after all;
+		 * the loader's replay then counts as duplicates. */
+		ok = ingest_commit(ing, account_id, provider, batch, now_ms,
+			 result, err) == INGEST_COMMITTED ||
+		     spool_instead(
+			 ing, account_id, provider, now_ms, batch, result);
+	}
+	if (ok)
+		metrics_add(METRIC_EVENTS_IGNORED, batch->ignored);
 	return ok;
+}
+
+enum spool_load
+ingest_load_spooled(void *ctx, const struct spool_record *rec, struct err *err)
+{
+	struct ingest *ing = ctx;
+	struct ingest_result result;
+
+	if (ing->schema_ready != NULL && !atomic_load(ing->schema_ready)) {
+		err_set(err, 503, "not_ready", "the schema is not current yet");
+		return SPOOL_LOAD_UNAVAILABLE;
+	}
+	memset(&result, 0, sizeof(result));
+	switch (ingest_commit(ing, rec->account_id, rec->provider, &rec->batch,
+	    rec->received_ms, &result, err)) {
+	case INGEST_COMMITTED:
+		return SPOOL_LOAD_OK;
+	case INGEST_UNAVAILABLE:
+		return SPOOL_LOAD_UNAVAILABLE;
+	case INGEST_FAILED:
+		return SPOOL_LOAD_FAILED;
+	}
+	abort();
 }
