@@ -8,8 +8,9 @@
  *   engagementd [--config FILE] account create|list ...
  *
  * Shutdown order on SIGTERM/SIGINT: stop accepting and finish requests in
- * flight (each has committed before answering), stop the background
- * thread, then close the database pool.
+ * flight (each has committed or spooled before answering), stop the
+ * background thread, stop the spool's loader and close the spool (what it
+ * still holds is loaded at the next start), then close the database pool.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -25,6 +26,7 @@
 #include "core/timeutil.h"
 #include "http/http.h"
 #include "http/ratelimit.h"
+#include "ingest/spool.h"
 #include "store/db.h"
 #include "store/fits.h"
 #include "store/keys.h"
@@ -204,12 +206,31 @@ init_context(struct service *svc, struct err *err)
 	ctx->ingest.store_ip = cfg->store_ip;
 	ctx->ingest.truncate_ip = cfg->ip_truncate;
 	ctx->ingest.max_batch_events = (size_t)cfg->max_batch_events;
+	ctx->ingest.schema_ready = &ctx->migrations_current;
 	if (cfg->rate_limit_per_s > 0)
 		ctx->limiter =
 		    ratelimit_new(cfg->rate_limit_per_s, cfg->rate_limit_burst);
 	api_ctx = ctx;
 	return verdict_rules_init(&ctx->ingest.rules, cfg->machine_open_cidrs,
 	    cfg->scanner_user_agents, cfg->scanner_window_s, err);
+}
+
+/* Opens the spool and starts its loader, unless [spool] enabled = false. */
+static bool
+start_spool(struct service *svc, struct err *err)
+{
+	struct ingest *ing = &svc->ctx.ingest;
+
+	if (!svc->cfg.spool_enabled) {
+		log_info("the spool is disabled: requests get 503 while the "
+			 "database cannot commit");
+		return true;
+	}
+	if (!spool_open(svc->cfg.spool_dir, svc->cfg.spool_max_bytes,
+		&ing->spool, err))
+		return false;
+	spool_loader_start(ing->spool, ingest_load_spooled, ing);
+	return true;
 }
 
 static int
@@ -235,7 +256,7 @@ cmd_serve(struct service *svc)
 	char port[16];
 	int sig;
 
-	if (!init_context(svc, &err)) {
+	if (!init_context(svc, &err) || !start_spool(svc, &err)) {
 		log_error("%s", err.message);
 		return 1;
 	}
@@ -273,6 +294,8 @@ cmd_serve(struct service *svc)
 	pthread_cond_broadcast(&svc->wake);
 	pthread_mutex_unlock(&svc->lock);
 	pthread_join(svc->background, NULL);
+	spool_close(svc->ctx.ingest.spool);
+	svc->ctx.ingest.spool = NULL;
 	verdict_rules_free(&svc->ctx.ingest.rules);
 	ratelimit_free(svc->ctx.limiter);
 	db_pool_free(svc->ctx.pool);
