@@ -20,10 +20,15 @@
 #define VERDICT_MAX_CIDRS 16
 #define VERDICT_MAX_AGENTS 32
 
+/* An address range; IPv4 is held as IPv4-mapped IPv6 (::ffff:a.b.c.d). */
+struct verdict_range {
+	unsigned char prefix[16];
+	int bits;
+};
+
 struct verdict_rules {
-	/* IPv4 ranges of image proxies that prefetch at delivery */
-	uint32_t cidr_net[VERDICT_MAX_CIDRS];
-	uint32_t cidr_mask[VERDICT_MAX_CIDRS];
+	/* ranges of image proxies that prefetch at delivery */
+	struct verdict_range ranges[VERDICT_MAX_CIDRS];
 	int cidr_count;
 	/* lower-case user-agent fragments of known link scanners */
 	char *scanner_agents[VERDICT_MAX_AGENTS];

@@ -16,31 +16,66 @@
 #include "core/xmalloc.h"
 #include "ingest/verdict.h"
 
+/*
+ * Reads an address into 16 bytes: IPv6 as is, IPv4 as the IPv4-mapped IPv6
+ * address, so one comparison serves both families.
+ */
 static bool
-parse_cidr(const char *text, uint32_t *net, uint32_t *mask)
+parse_address(const char *text, unsigned char out[16], int *family_bits)
 {
-	char addr[32];
+	struct in_addr v4;
+
+	if (inet_pton(AF_INET, text, &v4) == 1) {
+		memset(out, 0, 10);
+		out[10] = 0xff;
+		out[11] = 0xff;
+		memcpy(out + 12, &v4, 4);
+		*family_bits = 32;
+		return true;
+	}
+	*family_bits = 128;
+	return inet_pton(AF_INET6, text, out) == 1;
+}
+
+static bool
+parse_cidr(const char *text, struct verdict_range *range)
+{
+	char addr[64];
 	const char *slash = strchr(text, '/');
-	struct in_addr in;
-	long bits = 32;
 	size_t len = slash != NULL ? (size_t)(slash - text) : strlen(text);
+	int family_bits;
+	long bits;
 
 	if (len == 0 || len >= sizeof(addr))
 		return false;
 	memcpy(addr, text, len);
 	addr[len] = '\0';
-	if (inet_pton(AF_INET, addr, &in) != 1)
+	if (!parse_address(addr, range->prefix, &family_bits))
 		return false;
+	bits = family_bits;
 	if (slash != NULL) {
 		char *end;
 
 		bits = strtol(slash + 1, &end, 10);
-		if (*end != '\0' || end == slash + 1 || bits < 0 || bits > 32)
+		if (*end != '\0' || end == slash + 1 || bits < 0 ||
+		    bits > family_bits)
 			return false;
 	}
-	*mask = bits == 0 ? 0 : htonl(0xffffffffu << (32 - bits));
-	*net = in.s_addr & *mask;
+	range->bits = (int)bits + (128 - family_bits);
 	return true;
+}
+
+static bool
+in_range(const struct verdict_range *range, const unsigned char addr[16])
+{
+	int full = range->bits / 8, rest = range->bits % 8;
+
+	if (memcmp(range->prefix, addr, (size_t)full) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	return ((range->prefix[full] ^ addr[full]) &
+		   (unsigned char)(0xff << (8 - rest))) == 0;
 }
 
 /* Calls fn for each trimmed, non-empty item of a comma-separated list. */
@@ -78,8 +113,7 @@ add_cidr(void *arg, const char *item)
 
 	if (rules->cidr_count == VERDICT_MAX_CIDRS)
 		return false;
-	if (!parse_cidr(item, &rules->cidr_net[rules->cidr_count],
-		&rules->cidr_mask[rules->cidr_count]))
+	if (!parse_cidr(item, &rules->ranges[rules->cidr_count]))
 		return false;
 	rules->cidr_count++;
 	return true;
@@ -108,7 +142,7 @@ verdict_rules_init(struct verdict_rules *rules, const char *cidrs,
 	rules->scanner_window_s = scanner_window_s;
 	if (!each_item(cidrs, add_cidr, rules)) {
 		err_set(err, 500, "bad_config",
-		    "[ingest] machine_open_cidrs: \"%s\" is not a list of at most %d IPv4 ranges",
+		    "[ingest] machine_open_cidrs: \"%s\" is not a list of at most %d address ranges",
 		    cidrs, VERDICT_MAX_CIDRS);
 		return false;
 	}
@@ -133,12 +167,13 @@ verdict_rules_free(struct verdict_rules *rules)
 static bool
 ip_in_proxy_range(const struct verdict_rules *rules, const char *ip)
 {
-	struct in_addr in;
+	unsigned char addr[16];
+	int family_bits;
 
-	if (ip == NULL || inet_pton(AF_INET, ip, &in) != 1)
+	if (ip == NULL || !parse_address(ip, addr, &family_bits))
 		return false;
 	for (int i = 0; i < rules->cidr_count; i++)
-		if ((in.s_addr & rules->cidr_mask[i]) == rules->cidr_net[i])
+		if (in_range(&rules->ranges[i], addr))
 			return true;
 	return false;
 }
