@@ -731,6 +731,20 @@ harness_server_start(
 	wait_healthy(srv);
 }
 
+void
+harness_server_restart(
+    struct harness_server *srv, const char *db_url, const char *extra_ini)
+{
+	if (srv->pid > 0)
+		ck_abort_msg("the server is still running");
+	srv->port = free_port();
+	snprintf(srv->base_url, sizeof(srv->base_url), "http://127.0.0.1:%d",
+	    srv->port);
+	write_ini(srv, db_url, extra_ini);
+	spawn_server(srv);
+	wait_healthy(srv);
+}
+
 int
 harness_server_stop(struct harness_server *srv)
 {

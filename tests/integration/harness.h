@@ -72,6 +72,15 @@ void harness_server_start(
     struct harness_server *srv, const char *db_url, const char *extra_ini);
 
 /*
+ * Starts srv again after harness_server_stop or harness_server_kill, in the
+ * same scratch directory (so on the same spool, with the log appended) on
+ * a fresh port, with the INI written anew from db_url and extra_ini as
+ * harness_server_start does.  Fails the test as harness_server_start does.
+ */
+void harness_server_restart(
+    struct harness_server *srv, const char *db_url, const char *extra_ini);
+
+/*
  * Sends SIGTERM and waits for the exit.  Returns the exit status, or 128 +
  * signal number when a signal ended it; fails the test when the server does
  * not exit in time (it is then killed).
