@@ -1,10 +1,12 @@
 #!/bin/sh
-# deps.sh [bench] [valgrind] - installs the Debian 12 packages engagementd
-# needs to build, test and run locally, and only those that are missing.
+# deps.sh [bench] [valgrind] [fuzz] - installs the Debian 12 packages
+# engagementd needs to build, test and run locally, and only those that
+# are missing.
 #
 # Without arguments: compiler, libraries, Check, libcurl (tests), the
 # formatter and a PostgreSQL 15 server for the throwaway test cluster.
-# "bench" adds wrk and nginx for `make bench`; "valgrind" adds valgrind.
+# "bench" adds wrk and nginx for `make bench`; "valgrind" adds valgrind;
+# "fuzz" adds clang with its libFuzzer runtime.
 # When everything is present it prints nothing and touches nothing, so the
 # Makefile can call it before every target that needs the packages.
 set -eu
@@ -17,8 +19,9 @@ for group in "$@"; do
 	case $group in
 	bench) pkgs="$pkgs wrk nginx" ;;
 	valgrind) pkgs="$pkgs valgrind" ;;
+	fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
 	*)
-		echo "deps.sh: unknown group \"$group\" (expected bench or valgrind)" >&2
+		echo "deps.sh: unknown group \"$group\" (expected bench, valgrind or fuzz)" >&2
 		exit 2
 		;;
 	esac
