@@ -20,7 +20,9 @@ for prog in "$@"; do
 	if [ "$rc" -eq 0 ]; then
 		passed=$((passed + 1))
 		# Check's last line is its own count of checks, worth a glance.
-		printf 'PASS %-28s %s\n' "$name" "$(printf '%s\n' "$out" | grep -E '^[0-9]+%: Checks' | tail -n 1)"
+		counts=$(printf '%s\n' "$out" | grep -E '^[0-9]+%: Checks' |
+			tail -n 1)
+		printf 'PASS %-28s %s\n' "$name" "$counts"
 	else
 		failed=$((failed + 1))
 		failures="$failures $name"

@@ -93,7 +93,8 @@ for prog in "$@"; do
 	set -e
 	if [ "$rc" -eq 0 ]; then
 		passed=$((passed + 1))
-		printf 'PASS %-28s %s\n' "$name" "$(grep -E '^[0-9]+%: Checks' "$log" | tail -n 1 || true)"
+		counts=$(grep -E '^[0-9]+%: Checks' "$log" | tail -n 1 || true)
+		printf 'PASS %-28s %s\n' "$name" "$counts"
 	else
 		failed=$((failed + 1))
 		failures="$failures $name"
