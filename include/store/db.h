@@ -49,6 +49,30 @@ bool db_pool_ping(struct db_pool *pool);
 PGresult *db_exec(PGconn *conn, const char *what, const char *sql, int nparams,
     const char *const *params, struct err *err);
 
+/*
+ * A statement of the hot paths, prepared once per connection on first use
+ * so PostgreSQL parses and plans it once instead of on every request.
+ * Declare one per statement as a static with name and sql set; id is
+ * assigned on first use.  Only for connections of a pool.
+ */
+struct db_statement {
+	const char *name; /* unique, names the prepared statement */
+	const char *sql;
+	int nparams;
+	int id; /* 0 until first use */
+};
+
+/* db_exec through the statement's prepared form. */
+PGresult *db_run(PGconn *conn, struct db_statement *st,
+    const char *const *params, struct err *err);
+
+/* True when conn has prepared st (it ran on this connection before). */
+bool db_is_prepared(PGconn *conn, struct db_statement *st);
+
+/* db_run for statements without a result; returns false on failure. */
+bool db_run_command(PGconn *conn, struct db_statement *st,
+    const char *const *params, struct err *err) MUST_CHECK;
+
 /* db_exec for statements without a result; returns false on failure. */
 bool db_command(PGconn *conn, const char *what, const char *sql, int nparams,
     const char *const *params, struct err *err) MUST_CHECK;

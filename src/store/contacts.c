@@ -33,19 +33,24 @@
 	"  to_timestamp($2::bigint / 1000.0) - interval '30 days')"            \
 	" FROM contacts c "
 
-static const char SQL_BY_CRM[] =
-    CONTACT_COLUMNS "WHERE c.account_id = $1 AND c.crm_id = $3";
+static struct db_statement SQL_BY_CRM = { "st_by_crm",
+	CONTACT_COLUMNS "WHERE c.account_id = $1 AND c.crm_id = $3", 3 };
 
-static const char SQL_BY_EMAIL[] =
-    CONTACT_COLUMNS "WHERE c.account_id = $1 AND c.email = $3"
-		    " ORDER BY (c.crm_id IS NULL), c.contact_pk LIMIT 1";
+static struct db_statement SQL_BY_EMAIL = { "st_by_email",
+	CONTACT_COLUMNS "WHERE c.account_id = $1 AND c.email = $3"
+			" ORDER BY (c.crm_id IS NULL), c.contact_pk LIMIT 1",
+	3 };
 
-static const char SQL_BY_IDS[] =
-    CONTACT_COLUMNS "WHERE c.account_id = $1 AND c.crm_id = ANY($3::text[])";
+static struct db_statement SQL_BY_IDS = { "st_by_ids",
+	CONTACT_COLUMNS
+	"WHERE c.account_id = $1 AND c.crm_id = ANY($3::text[])",
+	3 };
 
-static const char SQL_BY_BAND[] = CONTACT_COLUMNS
-    "WHERE c.account_id = $1 AND c.band = $3 AND c.contact_pk > $4"
-    " ORDER BY c.contact_pk LIMIT $5";
+static struct db_statement SQL_BY_BAND = { "st_by_band",
+	CONTACT_COLUMNS
+	"WHERE c.account_id = $1 AND c.band = $3 AND c.contact_pk > $4"
+	" ORDER BY c.contact_pk LIMIT $5",
+	5 };
 
 static const char SQL_PUT_ATTACH[] =
     "UPDATE contacts SET crm_id = $2, joined_at = coalesce("
@@ -143,8 +148,8 @@ store_contact_get(PGconn *conn, int64_t account_id, enum store_lookup by,
 
 	snprintf(account, sizeof(account), "%" PRId64, account_id);
 	snprintf(now, sizeof(now), "%" PRId64, now_ms);
-	res = db_exec(conn, "read a contact",
-	    by == STORE_BY_CRM_ID ? SQL_BY_CRM : SQL_BY_EMAIL, 3, params, err);
+	res = db_run(conn, by == STORE_BY_CRM_ID ? &SQL_BY_CRM : &SQL_BY_EMAIL,
+	    params, err);
 	if (res == NULL)
 		return -1;
 	found = PQntuples(res) > 0;
@@ -170,7 +175,7 @@ store_contacts_by_ids(PGconn *conn, int64_t account_id, const char *const *ids,
 	for (size_t i = 0; i < nids; i++)
 		pgarray_text(&arr, ids[i]);
 	params[2] = pgarray_finish(&arr);
-	res = db_exec(conn, "read contacts by id", SQL_BY_IDS, 3, params, err);
+	res = db_run(conn, &SQL_BY_IDS, params, err);
 	pgarray_free(&arr);
 	if (res == NULL)
 		return false;
@@ -193,7 +198,7 @@ store_contacts_by_band(PGconn *conn, int64_t account_id, int band,
 	snprintf(b, sizeof(b), "%d", band);
 	snprintf(a, sizeof(a), "%" PRId64, after);
 	snprintf(l, sizeof(l), "%d", limit);
-	res = db_exec(conn, "read a band", SQL_BY_BAND, 5, params, err);
+	res = db_run(conn, &SQL_BY_BAND, params, err);
 	if (res == NULL)
 		return false;
 	read_all(res, out, count);

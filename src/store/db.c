@@ -16,6 +16,83 @@
 #include "core/xmalloc.h"
 #include "store/db.h"
 
+/*
+ * Which statements each pooled connection has prepared: a bit per
+ * statement id, in a small table keyed by the connection, since libpq has
+ * no per-connection user data.  An entry is dropped when its connection is
+ * closed, so a later connection at the same address starts clean.
+ */
+#define DB_MAX_STATEMENTS 64
+#define DB_MAX_TRACKED 512
+
+struct prepared_entry {
+	PGconn *conn;
+	uint64_t prepared;
+};
+
+static pthread_mutex_t prepared_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct prepared_entry prepared_table[DB_MAX_TRACKED];
+static int statement_ids;
+
+static void
+prepared_forget(PGconn *conn)
+{
+	pthread_mutex_lock(&prepared_lock);
+	for (int i = 0; i < DB_MAX_TRACKED; i++)
+		if (prepared_table[i].conn == conn)
+			prepared_table[i].conn = NULL;
+	pthread_mutex_unlock(&prepared_lock);
+}
+
+static void
+close_connection(PGconn *conn)
+{
+	prepared_forget(conn);
+	PQfinish(conn);
+}
+
+/* True when conn has st prepared; assigns st->id on first use. */
+static bool
+prepared_has(PGconn *conn, struct db_statement *st)
+{
+	bool has = false;
+
+	pthread_mutex_lock(&prepared_lock);
+	if (st->id == 0 && statement_ids < DB_MAX_STATEMENTS)
+		st->id = ++statement_ids;
+	for (int i = 0; i < DB_MAX_TRACKED; i++) {
+		if (prepared_table[i].conn == conn) {
+			has = (prepared_table[i].prepared &
+				  (1ULL << (st->id - 1))) != 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&prepared_lock);
+	return has;
+}
+
+static void
+prepared_mark(PGconn *conn, const struct db_statement *st)
+{
+	int free_slot = -1;
+
+	pthread_mutex_lock(&prepared_lock);
+	for (int i = 0; i < DB_MAX_TRACKED; i++) {
+		if (prepared_table[i].conn == conn) {
+			prepared_table[i].prepared |= 1ULL << (st->id - 1);
+			pthread_mutex_unlock(&prepared_lock);
+			return;
+		}
+		if (prepared_table[i].conn == NULL && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot >= 0) {
+		prepared_table[free_slot].conn = conn;
+		prepared_table[free_slot].prepared = 1ULL << (st->id - 1);
+	}
+	pthread_mutex_unlock(&prepared_lock);
+}
+
 struct db_pool {
 	char *conninfo;
 	int size;
@@ -48,7 +125,7 @@ db_pool_free(struct db_pool *pool)
 		return;
 	for (int i = 0; i < pool->idle_count; i++)
 		if (pool->idle[i] != NULL)
-			PQfinish(pool->idle[i]);
+			close_connection(pool->idle[i]);
 	pthread_mutex_destroy(&pool->lock);
 	pthread_cond_destroy(&pool->freed);
 	free(pool->idle);
@@ -115,7 +192,7 @@ db_pool_acquire(struct db_pool *pool, int wait_ms, struct err *err)
 	pthread_mutex_unlock(&pool->lock);
 
 	if (conn != NULL && PQstatus(conn) != CONNECTION_OK) {
-		PQfinish(conn);
+		close_connection(conn);
 		conn = NULL;
 	}
 	if (conn == NULL)
@@ -134,7 +211,7 @@ db_pool_release(struct db_pool *pool, PGconn *conn, bool broken)
 {
 	if (conn != NULL && (broken || PQstatus(conn) != CONNECTION_OK ||
 				PQtransactionStatus(conn) != PQTRANS_IDLE)) {
-		PQfinish(conn);
+		close_connection(conn);
 		conn = NULL;
 	}
 	pthread_mutex_lock(&pool->lock);
@@ -179,6 +256,66 @@ db_exec(PGconn *conn, const char *what, const char *sql, int nparams,
 	err_set(err, 503, "database_unavailable",
 	    "the database could not complete the request; try again");
 	return NULL;
+}
+
+PGresult *
+db_run(PGconn *conn, struct db_statement *st, const char *const *params,
+    struct err *err)
+{
+	PGresult *res;
+	ExecStatusType status;
+
+	if (!prepared_has(conn, st)) {
+		if (st->id == 0)
+			return db_exec(
+			    conn, st->name, st->sql, st->nparams, params, err);
+		res = PQprepare(conn, st->name, st->sql, st->nparams, NULL);
+		status = PQresultStatus(res);
+		if (status != PGRES_COMMAND_OK) {
+			log_kv(LOG_ERROR, "could not prepare a statement",
+			    "statement", st->name, "error",
+			    res != NULL ? PQresultErrorMessage(res)
+					: PQerrorMessage(conn),
+			    NULL);
+			metrics_add(METRIC_DB_ERRORS, 1);
+			PQclear(res);
+			err_set(err, 503, "database_unavailable",
+			    "the database could not complete the request; try again");
+			return NULL;
+		}
+		PQclear(res);
+		prepared_mark(conn, st);
+	}
+	res =
+	    PQexecPrepared(conn, st->name, st->nparams, params, NULL, NULL, 0);
+	status = PQresultStatus(res);
+	if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
+		return res;
+	log_kv(LOG_ERROR, "could not run a statement", "statement", st->name,
+	    "error",
+	    res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(conn),
+	    NULL);
+	metrics_add(METRIC_DB_ERRORS, 1);
+	PQclear(res);
+	err_set(err, 503, "database_unavailable",
+	    "the database could not complete the request; try again");
+	return NULL;
+}
+
+bool
+db_is_prepared(PGconn *conn, struct db_statement *st)
+{
+	return prepared_has(conn, st);
+}
+
+bool
+db_run_command(PGconn *conn, struct db_statement *st, const char *const *params,
+    struct err *err)
+{
+	PGresult *res = db_run(conn, st, params, err);
+
+	PQclear(res);
+	return res != NULL;
 }
 
 bool

@@ -34,92 +34,103 @@ static const char SQL_STAGE_CREATE[] =
     " url text, user_agent text, ip text, bounce smallint, flags integer,"
     " verdict smallint, contact_pk bigint) ON COMMIT DELETE ROWS";
 
-static const char SQL_STAGE_FILL[] =
-    "INSERT INTO stage_events (idx, event_key, type, crm_id, email,"
-    " message_id, campaign_id, occurred_ms, url, user_agent, ip, bounce,"
-    " flags, verdict)"
-    " SELECT * FROM unnest($1::integer[], $2::text[], $3::smallint[],"
-    " $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[],"
-    " $9::text[], $10::text[], $11::text[], $12::smallint[],"
-    " $13::integer[], $14::smallint[])";
+static struct db_statement SQL_STAGE_FILL = { "st_stage_fill",
+	"INSERT INTO stage_events (idx, event_key, type, crm_id, email,"
+	" message_id, campaign_id, occurred_ms, url, user_agent, ip, bounce,"
+	" flags, verdict)"
+	" SELECT * FROM unnest($1::integer[], $2::text[], $3::smallint[],"
+	" $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[],"
+	" $9::text[], $10::text[], $11::text[], $12::smallint[],"
+	" $13::integer[], $14::smallint[])",
+	14 };
 
 /* Events for erased contacts are dropped: an erasure is final. */
-static const char SQL_STAGE_DROP_ERASED[] =
-    "DELETE FROM stage_events s USING erasures e"
-    " WHERE e.account_id = $1 AND (e.id_hash ="
-    " sha256(convert_to('crm:' || s.crm_id, 'UTF8')) OR e.id_hash ="
-    " sha256(convert_to('email:' || s.email, 'UTF8')))";
+static struct db_statement SQL_STAGE_DROP_ERASED = { "st_stage_drop_erased",
+	"DELETE FROM stage_events s USING erasures e"
+	" WHERE e.account_id = $1 AND (e.id_hash ="
+	" sha256(convert_to('crm:' || s.crm_id, 'UTF8')) OR e.id_hash ="
+	" sha256(convert_to('email:' || s.email, 'UTF8')))",
+	1 };
 
 /* A contact first seen by address gains its CRM id when one arrives. */
-static const char SQL_CONTACTS_ATTACH_CRM[] =
-    "UPDATE contacts c SET crm_id = s.crm_id,"
-    " updated_at = to_timestamp($2::bigint / 1000.0)"
-    " FROM (SELECT DISTINCT ON (crm_id) crm_id, email FROM stage_events"
-    "  WHERE crm_id IS NOT NULL AND email IS NOT NULL"
-    "  ORDER BY crm_id, idx) s"
-    " WHERE c.account_id = $1 AND c.crm_id IS NULL AND c.email = s.email"
-    " AND NOT EXISTS (SELECT 1 FROM contacts c2"
-    "  WHERE c2.account_id = $1 AND c2.crm_id = s.crm_id)";
+static struct db_statement SQL_CONTACTS_ATTACH_CRM = { "st_contacts_attach_crm",
+	"UPDATE contacts c SET crm_id = s.crm_id,"
+	" updated_at = to_timestamp($2::bigint / 1000.0)"
+	" FROM (SELECT DISTINCT ON (crm_id) crm_id, email FROM stage_events"
+	"  WHERE crm_id IS NOT NULL AND email IS NOT NULL"
+	"  ORDER BY crm_id, idx) s"
+	" WHERE c.account_id = $1 AND c.crm_id IS NULL AND c.email = s.email"
+	" AND NOT EXISTS (SELECT 1 FROM contacts c2"
+	"  WHERE c2.account_id = $1 AND c2.crm_id = s.crm_id)",
+	2 };
 
-static const char SQL_CONTACTS_INSERT_CRM[] =
-    "INSERT INTO contacts (account_id, crm_id, email, created_at,"
-    " updated_at)"
-    " SELECT DISTINCT ON (crm_id) $1::bigint, crm_id, email,"
-    " to_timestamp($2::bigint / 1000.0), to_timestamp($2::bigint / 1000.0)"
-    " FROM stage_events WHERE crm_id IS NOT NULL"
-    " ORDER BY crm_id, (email IS NULL), idx"
-    " ON CONFLICT (account_id, crm_id) DO NOTHING";
+static struct db_statement SQL_CONTACTS_INSERT_CRM = { "st_contacts_insert_crm",
+	"INSERT INTO contacts (account_id, crm_id, email, created_at,"
+	" updated_at)"
+	" SELECT DISTINCT ON (crm_id) $1::bigint, crm_id, email,"
+	" to_timestamp($2::bigint / 1000.0), to_timestamp($2::bigint / 1000.0)"
+	" FROM stage_events WHERE crm_id IS NOT NULL"
+	" ORDER BY crm_id, (email IS NULL), idx"
+	" ON CONFLICT (account_id, crm_id) DO NOTHING",
+	2 };
 
-static const char SQL_CONTACTS_FILL_EMAIL[] =
-    "UPDATE contacts c SET email = s.email"
-    " FROM (SELECT DISTINCT ON (crm_id) crm_id, email FROM stage_events"
-    "  WHERE crm_id IS NOT NULL AND email IS NOT NULL"
-    "  ORDER BY crm_id, idx) s"
-    " WHERE c.account_id = $1 AND c.crm_id = s.crm_id AND c.email IS NULL";
+static struct db_statement SQL_CONTACTS_FILL_EMAIL = { "st_contacts_fill_email",
+	"UPDATE contacts c SET email = s.email"
+	" FROM (SELECT DISTINCT ON (crm_id) crm_id, email FROM stage_events"
+	"  WHERE crm_id IS NOT NULL AND email IS NOT NULL"
+	"  ORDER BY crm_id, idx) s"
+	" WHERE c.account_id = $1 AND c.crm_id = s.crm_id AND c.email IS NULL",
+	1 };
 
-static const char SQL_CONTACTS_INSERT_EMAIL[] =
-    "INSERT INTO contacts (account_id, email, created_at, updated_at)"
-    " SELECT DISTINCT $1::bigint, s.email,"
-    " to_timestamp($2::bigint / 1000.0), to_timestamp($2::bigint / 1000.0)"
-    " FROM stage_events s WHERE s.crm_id IS NULL AND s.email IS NOT NULL"
-    " AND NOT EXISTS (SELECT 1 FROM contacts c"
-    "  WHERE c.account_id = $1 AND c.email = s.email)"
-    " ON CONFLICT (account_id, email) WHERE crm_id IS NULL DO NOTHING";
+static struct db_statement SQL_CONTACTS_INSERT_EMAIL = {
+	"st_contacts_insert_email",
+	"INSERT INTO contacts (account_id, email, created_at, updated_at)"
+	" SELECT DISTINCT $1::bigint, s.email,"
+	" to_timestamp($2::bigint / 1000.0), to_timestamp($2::bigint / 1000.0)"
+	" FROM stage_events s WHERE s.crm_id IS NULL AND s.email IS NOT NULL"
+	" AND NOT EXISTS (SELECT 1 FROM contacts c"
+	"  WHERE c.account_id = $1 AND c.email = s.email)"
+	" ON CONFLICT (account_id, email) WHERE crm_id IS NULL DO NOTHING",
+	2
+};
 
-static const char SQL_STAGE_RESOLVE[] =
-    "UPDATE stage_events s SET contact_pk = CASE WHEN s.crm_id IS NOT NULL"
-    " THEN (SELECT c.contact_pk FROM contacts c"
-    "  WHERE c.account_id = $1 AND c.crm_id = s.crm_id)"
-    " ELSE (SELECT c.contact_pk FROM contacts c"
-    "  WHERE c.account_id = $1 AND c.email = s.email"
-    "  ORDER BY (c.crm_id IS NOT NULL), c.contact_pk LIMIT 1) END";
+static struct db_statement SQL_STAGE_RESOLVE = { "st_stage_resolve",
+	"UPDATE stage_events s SET contact_pk = CASE WHEN s.crm_id IS NOT NULL"
+	" THEN (SELECT c.contact_pk FROM contacts c"
+	"  WHERE c.account_id = $1 AND c.crm_id = s.crm_id)"
+	" ELSE (SELECT c.contact_pk FROM contacts c"
+	"  WHERE c.account_id = $1 AND c.email = s.email"
+	"  ORDER BY (c.crm_id IS NOT NULL), c.contact_pk LIMIT 1) END",
+	1 };
 
-static const char SQL_EVENTS_INSERT[] =
-    "WITH ins AS (INSERT INTO events (account_id, provider, event_key,"
-    " contact_pk, type, message_id, campaign_id, occurred_at, received_at,"
-    " url, user_agent, ip, bounce, flags, verdict)"
-    " SELECT $1::bigint, $2, event_key, contact_pk, type, message_id,"
-    " campaign_id, to_timestamp(occurred_ms / 1000.0),"
-    " to_timestamp($3::bigint / 1000.0), url, user_agent, ip, bounce,"
-    " flags, verdict FROM stage_events ORDER BY idx"
-    " ON CONFLICT (account_id, provider, event_key) DO NOTHING RETURNING 1)"
-    " SELECT count(*) FROM ins";
+static struct db_statement SQL_EVENTS_INSERT = { "st_events_insert",
+	"WITH ins AS (INSERT INTO events (account_id, provider, event_key,"
+	" contact_pk, type, message_id, campaign_id, occurred_at, received_at,"
+	" url, user_agent, ip, bounce, flags, verdict)"
+	" SELECT $1::bigint, $2, event_key, contact_pk, type, message_id,"
+	" campaign_id, to_timestamp(occurred_ms / 1000.0),"
+	" to_timestamp($3::bigint / 1000.0), url, user_agent, ip, bounce,"
+	" flags, verdict FROM stage_events ORDER BY idx"
+	" ON CONFLICT (account_id, provider, event_key) DO NOTHING RETURNING 1)"
+	" SELECT count(*) FROM ins",
+	3 };
 
 /* Clicks and unsubscribes within the window after delivery (type 1) are a
  * scanner's (verdict 3), whichever of the two events arrived first. */
-static const char SQL_SCANNER_TIMING[] =
-    "UPDATE events e SET verdict = 3"
-    " FROM (SELECT d.contact_pk, d.message_id,"
-    "  min(d.occurred_at) AS delivered_at"
-    "  FROM events d JOIN (SELECT DISTINCT contact_pk, message_id"
-    "   FROM stage_events WHERE message_id IS NOT NULL) a"
-    "  ON d.contact_pk = a.contact_pk AND d.message_id = a.message_id"
-    "  WHERE d.account_id = $1 AND d.type = 1 GROUP BY 1, 2) dl"
-    " WHERE e.account_id = $1 AND e.contact_pk = dl.contact_pk"
-    " AND e.message_id = dl.message_id AND e.type IN (3, 5)"
-    " AND e.verdict = 1 AND e.occurred_at >= dl.delivered_at"
-    " AND e.occurred_at <= dl.delivered_at"
-    "  + make_interval(secs => $2::integer)";
+static struct db_statement SQL_SCANNER_TIMING = { "st_scanner_timing",
+	"UPDATE events e SET verdict = 3"
+	" FROM (SELECT d.contact_pk, d.message_id,"
+	"  min(d.occurred_at) AS delivered_at"
+	"  FROM events d JOIN (SELECT DISTINCT contact_pk, message_id"
+	"   FROM stage_events WHERE message_id IS NOT NULL) a"
+	"  ON d.contact_pk = a.contact_pk AND d.message_id = a.message_id"
+	"  WHERE d.account_id = $1 AND d.type = 1 GROUP BY 1, 2) dl"
+	" WHERE e.account_id = $1 AND e.contact_pk = dl.contact_pk"
+	" AND e.message_id = dl.message_id AND e.type IN (3, 5)"
+	" AND e.verdict = 1 AND e.occurred_at >= dl.delivered_at"
+	" AND e.occurred_at <= dl.delivered_at"
+	"  + make_interval(secs => $2::integer)",
+	2 };
 
 /*
  * Each touched message, recomputed from all its events.  Opened means a
@@ -127,96 +138,99 @@ static const char SQL_SCANNER_TIMING[] =
  * open implies delivery.  Observable: delivered, tracked, not hard-bounced,
  * and not a message whose only opens were machine opens.
  */
-static const char SQL_MESSAGES_MERGE[] =
-    "INSERT INTO messages AS m (account_id, contact_pk, message_id,"
-    " order_at, delivered_at, opened_at, clicked_at, machine_opens,"
-    " scanner_clicks, delivered, opened, bounced, untracked, observable)"
-    " SELECT $1::bigint, g.contact_pk, g.message_id, g.order_at,"
-    " g.delivered_at, g.opened_at, g.clicked_at, g.machine_opens,"
-    " g.scanner_clicks, g.delivered, g.opened, g.bounced, g.untracked,"
-    " g.delivered AND NOT g.bounced AND NOT g.untracked"
-    "  AND (g.opened OR g.machine_opens = 0)"
-    " FROM (SELECT e.contact_pk, e.message_id,"
-    "  min(e.occurred_at) AS order_at,"
-    "  min(e.occurred_at) FILTER (WHERE e.type = 1) AS delivered_at,"
-    "  max(e.occurred_at) FILTER (WHERE e.type IN (2, 3)"
-    "   AND e.verdict IN (1, 4)) AS opened_at,"
-    "  max(e.occurred_at) FILTER (WHERE e.type = 3"
-    "   AND e.verdict IN (1, 4)) AS clicked_at,"
-    "  count(*) FILTER (WHERE e.type = 2 AND e.verdict = 2) AS machine_opens,"
-    "  count(*) FILTER (WHERE e.type = 3 AND e.verdict = 3)"
-    "   AS scanner_clicks,"
-    "  bool_or(e.type = 1 OR (e.type IN (2, 3) AND e.verdict IN (1, 4)))"
-    "   AS delivered,"
-    "  bool_or(e.type IN (2, 3) AND e.verdict IN (1, 4)) AS opened,"
-    "  bool_or(e.type = 4 AND e.bounce = 1) AS bounced,"
-    "  bool_or((e.flags & 8) <> 0) AS untracked"
-    "  FROM events e JOIN (SELECT DISTINCT contact_pk, message_id"
-    "   FROM stage_events WHERE message_id IS NOT NULL) a"
-    "  ON e.contact_pk = a.contact_pk AND e.message_id = a.message_id"
-    "  WHERE e.account_id = $1 GROUP BY e.contact_pk, e.message_id) g"
-    " ON CONFLICT (account_id, contact_pk, message_id) DO UPDATE SET"
-    " order_at = EXCLUDED.order_at, delivered_at = EXCLUDED.delivered_at,"
-    " opened_at = EXCLUDED.opened_at, clicked_at = EXCLUDED.clicked_at,"
-    " machine_opens = EXCLUDED.machine_opens,"
-    " scanner_clicks = EXCLUDED.scanner_clicks,"
-    " delivered = EXCLUDED.delivered, opened = EXCLUDED.opened,"
-    " bounced = EXCLUDED.bounced, untracked = EXCLUDED.untracked,"
-    " observable = EXCLUDED.observable";
+static struct db_statement SQL_MESSAGES_MERGE = { "st_messages_merge",
+	"INSERT INTO messages AS m (account_id, contact_pk, message_id,"
+	" order_at, delivered_at, opened_at, clicked_at, machine_opens,"
+	" scanner_clicks, delivered, opened, bounced, untracked, observable)"
+	" SELECT $1::bigint, g.contact_pk, g.message_id, g.order_at,"
+	" g.delivered_at, g.opened_at, g.clicked_at, g.machine_opens,"
+	" g.scanner_clicks, g.delivered, g.opened, g.bounced, g.untracked,"
+	" g.delivered AND NOT g.bounced AND NOT g.untracked"
+	"  AND (g.opened OR g.machine_opens = 0)"
+	" FROM (SELECT e.contact_pk, e.message_id,"
+	"  min(e.occurred_at) AS order_at,"
+	"  min(e.occurred_at) FILTER (WHERE e.type = 1) AS delivered_at,"
+	"  max(e.occurred_at) FILTER (WHERE e.type IN (2, 3)"
+	"   AND e.verdict IN (1, 4)) AS opened_at,"
+	"  max(e.occurred_at) FILTER (WHERE e.type = 3"
+	"   AND e.verdict IN (1, 4)) AS clicked_at,"
+	"  count(*) FILTER (WHERE e.type = 2 AND e.verdict = 2) AS machine_opens,"
+	"  count(*) FILTER (WHERE e.type = 3 AND e.verdict = 3)"
+	"   AS scanner_clicks,"
+	"  bool_or(e.type = 1 OR (e.type IN (2, 3) AND e.verdict IN (1, 4)))"
+	"   AS delivered,"
+	"  bool_or(e.type IN (2, 3) AND e.verdict IN (1, 4)) AS opened,"
+	"  bool_or(e.type = 4 AND e.bounce = 1) AS bounced,"
+	"  bool_or((e.flags & 8) <> 0) AS untracked"
+	"  FROM events e JOIN (SELECT DISTINCT contact_pk, message_id"
+	"   FROM stage_events WHERE message_id IS NOT NULL) a"
+	"  ON e.contact_pk = a.contact_pk AND e.message_id = a.message_id"
+	"  WHERE e.account_id = $1 GROUP BY e.contact_pk, e.message_id) g"
+	" ON CONFLICT (account_id, contact_pk, message_id) DO UPDATE SET"
+	" order_at = EXCLUDED.order_at, delivered_at = EXCLUDED.delivered_at,"
+	" opened_at = EXCLUDED.opened_at, clicked_at = EXCLUDED.clicked_at,"
+	" machine_opens = EXCLUDED.machine_opens,"
+	" scanner_clicks = EXCLUDED.scanner_clicks,"
+	" delivered = EXCLUDED.delivered, opened = EXCLUDED.opened,"
+	" bounced = EXCLUDED.bounced, untracked = EXCLUDED.untracked,"
+	" observable = EXCLUDED.observable",
+	1 };
 
 /*
  * Each touched contact's summary, recomputed from its messages: n, x, t_x
  * over observable messages in send order, the newest 256 as history.
  */
-static const char SQL_CONTACTS_SUMMARY[] =
-    "WITH a AS (SELECT DISTINCT contact_pk FROM stage_events"
-    "  WHERE contact_pk IS NOT NULL),"
-    " seq AS (SELECT m.contact_pk, m.opened, row_number() OVER"
-    "  (PARTITION BY m.contact_pk ORDER BY m.order_at, m.message_id) AS pos"
-    "  FROM messages m JOIN a ON m.contact_pk = a.contact_pk"
-    "  WHERE m.account_id = $1 AND m.observable),"
-    " s AS (SELECT contact_pk, count(*) AS n,"
-    "  count(*) FILTER (WHERE opened) AS x,"
-    "  coalesce(max(pos) FILTER (WHERE opened), 0) AS t_x,"
-    "  right(string_agg(CASE WHEN opened THEN '1' ELSE '0' END, ''"
-    "   ORDER BY pos), 256) AS history FROM seq GROUP BY contact_pk),"
-    " mm AS (SELECT m.contact_pk,"
-    "  count(*) FILTER (WHERE m.delivered) AS delivered,"
-    "  count(*) FILTER (WHERE m.clicked_at IS NOT NULL) AS clicks,"
-    "  sum(m.machine_opens) AS machine_opens,"
-    "  sum(m.scanner_clicks) AS scanner_clicks,"
-    "  max(m.opened_at) AS last_open_at, max(m.clicked_at) AS last_click_at"
-    "  FROM messages m JOIN a ON m.contact_pk = a.contact_pk"
-    "  WHERE m.account_id = $1 GROUP BY m.contact_pk),"
-    " f AS (SELECT e.contact_pk,"
-    "  bool_or(e.type = 4 AND e.bounce = 1) AS hard_bounced,"
-    "  bool_or(e.type = 5 AND e.verdict <> 3) AS unsubscribed,"
-    "  bool_or(e.type = 6) AS complained"
-    "  FROM events e JOIN a ON e.contact_pk = a.contact_pk"
-    "  WHERE e.account_id = $1 AND e.type IN (4, 5, 6)"
-    "  GROUP BY e.contact_pk)"
-    " UPDATE contacts c SET n = coalesce(s.n, 0), x = coalesce(s.x, 0),"
-    " t_x = coalesce(s.t_x, 0), history = coalesce(s.history, ''),"
-    " messages_delivered = coalesce(mm.delivered, 0),"
-    " human_clicks = coalesce(mm.clicks, 0),"
-    " machine_opens = coalesce(mm.machine_opens, 0),"
-    " scanner_clicks = coalesce(mm.scanner_clicks, 0),"
-    " last_open_at = mm.last_open_at, last_click_at = mm.last_click_at,"
-    " hard_bounced = coalesce(f.hard_bounced, false),"
-    " unsubscribed = coalesce(f.unsubscribed, false),"
-    " complained = coalesce(f.complained, false),"
-    " updated_at = to_timestamp($2::bigint / 1000.0)"
-    " FROM a LEFT JOIN s ON s.contact_pk = a.contact_pk"
-    " LEFT JOIN mm ON mm.contact_pk = a.contact_pk"
-    " LEFT JOIN f ON f.contact_pk = a.contact_pk"
-    " WHERE c.account_id = $1 AND c.contact_pk = a.contact_pk"
-    " RETURNING c.contact_pk, c.n, c.x, c.t_x, c.history, c.human_clicks,"
-    " c.hard_bounced OR c.unsubscribed OR c.complained";
+static struct db_statement SQL_CONTACTS_SUMMARY = { "st_contacts_summary",
+	"WITH a AS (SELECT DISTINCT contact_pk FROM stage_events"
+	"  WHERE contact_pk IS NOT NULL),"
+	" seq AS (SELECT m.contact_pk, m.opened, row_number() OVER"
+	"  (PARTITION BY m.contact_pk ORDER BY m.order_at, m.message_id) AS pos"
+	"  FROM messages m JOIN a ON m.contact_pk = a.contact_pk"
+	"  WHERE m.account_id = $1 AND m.observable),"
+	" s AS (SELECT contact_pk, count(*) AS n,"
+	"  count(*) FILTER (WHERE opened) AS x,"
+	"  coalesce(max(pos) FILTER (WHERE opened), 0) AS t_x,"
+	"  right(string_agg(CASE WHEN opened THEN '1' ELSE '0' END, ''"
+	"   ORDER BY pos), 256) AS history FROM seq GROUP BY contact_pk),"
+	" mm AS (SELECT m.contact_pk,"
+	"  count(*) FILTER (WHERE m.delivered) AS delivered,"
+	"  count(*) FILTER (WHERE m.clicked_at IS NOT NULL) AS clicks,"
+	"  sum(m.machine_opens) AS machine_opens,"
+	"  sum(m.scanner_clicks) AS scanner_clicks,"
+	"  max(m.opened_at) AS last_open_at, max(m.clicked_at) AS last_click_at"
+	"  FROM messages m JOIN a ON m.contact_pk = a.contact_pk"
+	"  WHERE m.account_id = $1 GROUP BY m.contact_pk),"
+	" f AS (SELECT e.contact_pk,"
+	"  bool_or(e.type = 4 AND e.bounce = 1) AS hard_bounced,"
+	"  bool_or(e.type = 5 AND e.verdict <> 3) AS unsubscribed,"
+	"  bool_or(e.type = 6) AS complained"
+	"  FROM events e JOIN a ON e.contact_pk = a.contact_pk"
+	"  WHERE e.account_id = $1 AND e.type IN (4, 5, 6)"
+	"  GROUP BY e.contact_pk)"
+	" UPDATE contacts c SET n = coalesce(s.n, 0), x = coalesce(s.x, 0),"
+	" t_x = coalesce(s.t_x, 0), history = coalesce(s.history, ''),"
+	" messages_delivered = coalesce(mm.delivered, 0),"
+	" human_clicks = coalesce(mm.clicks, 0),"
+	" machine_opens = coalesce(mm.machine_opens, 0),"
+	" scanner_clicks = coalesce(mm.scanner_clicks, 0),"
+	" last_open_at = mm.last_open_at, last_click_at = mm.last_click_at,"
+	" hard_bounced = coalesce(f.hard_bounced, false),"
+	" unsubscribed = coalesce(f.unsubscribed, false),"
+	" complained = coalesce(f.complained, false),"
+	" updated_at = to_timestamp($2::bigint / 1000.0)"
+	" FROM a LEFT JOIN s ON s.contact_pk = a.contact_pk"
+	" LEFT JOIN mm ON mm.contact_pk = a.contact_pk"
+	" LEFT JOIN f ON f.contact_pk = a.contact_pk"
+	" WHERE c.account_id = $1 AND c.contact_pk = a.contact_pk"
+	" RETURNING c.contact_pk, c.n, c.x, c.t_x, c.history, c.human_clicks,"
+	" c.hard_bounced OR c.unsubscribed OR c.complained",
+	2 };
 
-static const char SQL_BANDS_UPDATE[] =
-    "UPDATE contacts c SET band = v.band"
-    " FROM unnest($2::bigint[], $3::smallint[]) AS v(pk, band)"
-    " WHERE c.account_id = $1 AND c.contact_pk = v.pk AND c.band <> v.band";
+static struct db_statement SQL_BANDS_UPDATE = { "st_bands_update",
+	"UPDATE contacts c SET band = v.band"
+	" FROM unnest($2::bigint[], $3::smallint[]) AS v(pk, band)"
+	" WHERE c.account_id = $1 AND c.contact_pk = v.pk AND c.band <> v.band",
+	3 };
 
 /* The fourteen staged columns, as array literals. */
 struct stage_columns {
@@ -265,18 +279,20 @@ stage_fill(PGconn *conn, const struct event_batch *batch, struct err *err)
 	stage_build(&sc, batch);
 	for (int i = 0; i < 14; i++)
 		params[i] = pgarray_finish(&sc.col[i]);
-	ok = db_command(conn, "create the staging table", SQL_STAGE_CREATE, 0,
-		 NULL, err) &&
-	     db_command(conn, "stage events", SQL_STAGE_FILL, 14, params, err);
+	/* the temporary table lives as long as the session: create it once */
+	ok = (db_is_prepared(conn, &SQL_STAGE_FILL) ||
+		 db_command(conn, "create the staging table", SQL_STAGE_CREATE,
+		     0, NULL, err)) &&
+	     db_run_command(conn, &SQL_STAGE_FILL, params, err);
 	stage_free(&sc);
 	return ok;
 }
 
 static bool
-command_count(PGconn *conn, const char *what, const char *sql, int nparams,
-    const char *const *params, size_t *count, struct err *err)
+command_count(PGconn *conn, struct db_statement *st, const char *const *params,
+    size_t *count, struct err *err)
 {
-	PGresult *res = db_exec(conn, what, sql, nparams, params, err);
+	PGresult *res = db_run(conn, st, params, err);
 
 	if (res == NULL)
 		return false;
@@ -292,16 +308,11 @@ resolve_contacts(
 	const char *p2[2] = { account, now };
 	const char *p1[1] = { account };
 
-	return db_command(conn, "attach crm ids", SQL_CONTACTS_ATTACH_CRM, 2,
-		   p2, err) &&
-	       db_command(conn, "insert contacts by crm id",
-		   SQL_CONTACTS_INSERT_CRM, 2, p2, err) &&
-	       db_command(conn, "fill contact emails", SQL_CONTACTS_FILL_EMAIL,
-		   1, p1, err) &&
-	       db_command(conn, "insert contacts by email",
-		   SQL_CONTACTS_INSERT_EMAIL, 2, p2, err) &&
-	       db_command(
-		   conn, "resolve contacts", SQL_STAGE_RESOLVE, 1, p1, err);
+	return db_run_command(conn, &SQL_CONTACTS_ATTACH_CRM, p2, err) &&
+	       db_run_command(conn, &SQL_CONTACTS_INSERT_CRM, p2, err) &&
+	       db_run_command(conn, &SQL_CONTACTS_FILL_EMAIL, p1, err) &&
+	       db_run_command(conn, &SQL_CONTACTS_INSERT_EMAIL, p2, err) &&
+	       db_run_command(conn, &SQL_STAGE_RESOLVE, p1, err);
 }
 
 void
@@ -359,24 +370,21 @@ store_events_merge(PGconn *conn, int64_t account_id, const char *provider,
 	snprintf(window, sizeof(window), "%d", scanner_window_s);
 
 	if (!stage_fill(conn, batch, err) ||
-	    !command_count(conn, "drop events of erased contacts",
-		SQL_STAGE_DROP_ERASED, 1, p_acct, &counts->erased, err) ||
+	    !command_count(
+		conn, &SQL_STAGE_DROP_ERASED, p_acct, &counts->erased, err) ||
 	    !resolve_contacts(conn, account, now, err))
 		return false;
-	res = db_exec(conn, "insert events", SQL_EVENTS_INSERT, 3, p_ins, err);
+	res = db_run(conn, &SQL_EVENTS_INSERT, p_ins, err);
 	if (res == NULL)
 		return false;
 	inserted = (size_t)db_int64(res, 0, 0);
 	PQclear(res);
 	counts->stored = inserted;
 	counts->duplicates = batch->count - counts->erased - inserted;
-	if (!db_command(conn, "mark scanner clicks", SQL_SCANNER_TIMING, 2,
-		p_win, err) ||
-	    !db_command(
-		conn, "merge messages", SQL_MESSAGES_MERGE, 1, p_acct, err))
+	if (!db_run_command(conn, &SQL_SCANNER_TIMING, p_win, err) ||
+	    !db_run_command(conn, &SQL_MESSAGES_MERGE, p_acct, err))
 		return false;
-	res = db_exec(conn, "update contact summaries", SQL_CONTACTS_SUMMARY, 2,
-	    p_now, err);
+	res = db_run(conn, &SQL_CONTACTS_SUMMARY, p_now, err);
 	if (res == NULL)
 		return false;
 	touched_from_result(res, touched, touched_count);
@@ -405,7 +413,7 @@ store_bands_update(PGconn *conn, int64_t account_id, const int64_t *contact_pks,
 	params[0] = account;
 	params[1] = pgarray_finish(&pks);
 	params[2] = pgarray_finish(&vals);
-	ok = db_command(conn, "update bands", SQL_BANDS_UPDATE, 3, params, err);
+	ok = db_run_command(conn, &SQL_BANDS_UPDATE, params, err);
 	pgarray_free(&pks);
 	pgarray_free(&vals);
 	return ok;

@@ -31,9 +31,10 @@ struct fits_slot {
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fits_slot cache[FITS_CACHE_SLOTS];
 
-static const char SQL_FIT_LOAD[] =
-    "SELECT alpha, beta, gamma, delta, prior_a, prior_b, half_life,"
-    " bgbb_weight FROM model_fits WHERE account_id = $1";
+static struct db_statement SQL_FIT_LOAD = { "st_fit_load",
+	"SELECT alpha, beta, gamma, delta, prior_a, prior_b, half_life,"
+	" bgbb_weight FROM model_fits WHERE account_id = $1",
+	1 };
 
 static const char SQL_FIT_SAVE[] =
     "INSERT INTO model_fits (account_id, fitted_at, alpha, beta, gamma,"
@@ -116,7 +117,7 @@ fits_params(struct db_pool *pool, int64_t account_id, struct model_params *out)
 	if (conn == NULL)
 		return;
 	snprintf(account, sizeof(account), "%" PRId64, account_id);
-	res = db_exec(conn, "load a model fit", SQL_FIT_LOAD, 1, params, &err);
+	res = db_run(conn, &SQL_FIT_LOAD, params, &err);
 	if (res != NULL && PQntuples(res) == 1) {
 		out->alpha = atof(PQgetvalue(res, 0, 0));
 		out->beta = atof(PQgetvalue(res, 0, 1));
