@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run-local.sh BINARY - what `make run` does: a project-local PostgreSQL
-# under .local/pg, the migrations, then the service in the foreground.
+# under .local/pg (or /var/tmp, see below), the migrations, then the
+# service in the foreground.
 #
 # This is a development mode.  The generated .local/engagementd.ini carries
 # a fixed API key and the mail senders' published test secrets from
@@ -53,9 +54,23 @@ shutdown() {
 	exit 0
 }
 
+# Run as root, PostgreSQL runs as postgres, which must reach .local/; a
+# checkout under a private home (/root is 0700) cannot offer that, so the
+# cluster then lives under /var/tmp, one per checkout.
+postgres_can_enter() {
+	local runuser
+	runuser=$(command -v runuser || echo /usr/sbin/runuser)
+	"$runuser" -u postgres -- test -x "$1" 2>/dev/null
+}
+
 mkdir -p "$local_dir"
-# PostgreSQL runs as postgres when we are root; it must reach .local/.
 chmod 0755 "$local_dir"
+if [ "$(id -u)" -eq 0 ] && ! postgres_can_enter "$local_dir"; then
+	pgdir=/var/tmp/engagementd-$(printf '%s' "$root" | md5sum | cut -c1-12)/pg
+	mkdir -p "$(dirname "$pgdir")"
+	chmod 0755 "$(dirname "$pgdir")"
+	log info "the postgres user cannot enter $local_dir; the cluster lives in $pgdir"
+fi
 
 export ENGAGEMENTD_DATABASE_URL
 ENGAGEMENTD_DATABASE_URL=$("$root/scripts/pg.sh" url "$pgdir" "$pgport")
