@@ -34,8 +34,15 @@ while read -r var; do
 	esac
 done < <(compgen -e)
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/engagementd-it.XXXXXX")
-# The server runs as postgres when we are root: it must enter this folder.
+# The server runs as postgres when we are root: it must enter this folder,
+# which a private TMPDIR would forbid.
+tmp_parent=${TMPDIR:-/tmp}
+if [ "$(id -u)" -eq 0 ] &&
+	! "$(command -v runuser || echo /usr/sbin/runuser)" -u postgres -- \
+		test -x "$tmp_parent" 2>/dev/null; then
+	tmp_parent=/tmp
+fi
+tmp=$(mktemp -d "$tmp_parent/engagementd-it.XXXXXX")
 chmod 0755 "$tmp"
 mkdir -p "$tmp/logs"
 pgdir=$tmp/pg
