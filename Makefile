@@ -52,7 +52,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
 .PHONY: all run check check-build unit integration asan valgrind clean \
 	install uninstall format format-check deps bench bench-model \
-	migrate fuzz
+	migrate fuzz fuzz-build fuzz-smoke
 
 all: $(B)/engagementd
 
@@ -94,6 +94,44 @@ $(B)/bench/%: bench/%.c $(B)/libengagementd.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(OPT) $(LDOPT) -o $@ $< \
 		$(B)/libengagementd.a $(LIBS)
+
+# libFuzzer harnesses (docs/fuzzing.md), built with clang apart from the
+# variants: the parsers only, no store/ or api/, so no database and no
+# generated migrations.  `make fuzz` runs each for FUZZ_SECONDS.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 600
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_OPT := -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN)
+FUZZ_LIB_SRC := $(sort $(wildcard src/core/*.c src/senders/*.c)) \
+	src/ingest/event.c src/ingest/native.c src/ingest/verdict.c \
+	src/http/route.c
+FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=build/fuzz/%.o)
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,\
+	$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+
+build/fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(WARN) -D_GNU_SOURCE -Iinclude -MMD -MP \
+		$(shell pkg-config --cflags $(PKGS)) $(FUZZ_OPT) \
+		-fsanitize=fuzzer-no-link -c $< -o $@
+
+build/fuzz/libfuzzparsers.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_check.h \
+		build/fuzz/libfuzzparsers.a
+	$(FUZZ_CC) $(WARN) -D_GNU_SOURCE -Iinclude \
+		$(shell pkg-config --cflags $(PKGS)) $(FUZZ_OPT) \
+		-fsanitize=fuzzer -o $@ $< build/fuzz/libfuzzparsers.a $(LIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@scripts/fuzz.sh run $(FUZZ_SECONDS)
+
+fuzz-smoke: fuzz-build
+	@scripts/fuzz.sh run 10
 
 # Installs what is missing on a fresh Debian machine (needs root or sudo).
 deps:
@@ -161,4 +199,4 @@ uninstall:
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(B)/src/main.d
+-include $(LIB_OBJ:.o=.d) $(B)/src/main.d $(FUZZ_LIB_OBJ:.o=.d)
