@@ -226,8 +226,8 @@ start_spool(struct service *svc, struct err *err)
 			 "database cannot commit");
 		return true;
 	}
-	if (!spool_open(svc->cfg.spool_dir, svc->cfg.spool_max_bytes,
-		&ing->spool, err))
+	if (!spool_open(
+		svc->cfg.spool_dir, svc->cfg.spool_max_bytes, &ing->spool, err))
 		return false;
 	spool_loader_start(ing->spool, ingest_load_spooled, ing);
 	return true;
@@ -256,7 +256,7 @@ cmd_serve(struct service *svc)
 	char port[16];
 	int sig;
 
-	if (!init_context(svc, &err) || !start_spool(svc, &err)) {
+	if (!init_context(svc, &err)) {
 		log_error("%s", err.message);
 		return 1;
 	}
@@ -276,9 +276,14 @@ cmd_serve(struct service *svc)
 	 * trying while /healthz serves and /readyz says 503. */
 	if (prepare_database(svc))
 		svc->migrated_at_start = true;
+	if (!start_spool(svc, &err)) {
+		log_error("%s", err.message);
+		return 1;
+	}
 	srv = http_server_start(svc->cfg.listen, api_routes, &limits, &err);
 	if (srv == NULL) {
 		log_error("%s", err.message);
+		spool_close(svc->ctx.ingest.spool);
 		return 1;
 	}
 	snprintf(port, sizeof(port), "=%u", http_server_port(srv));
