@@ -29,6 +29,24 @@ struct store_touched {
 	struct model_summary summary;
 };
 
+/* One request's batch within a group merged in one transaction. */
+struct store_batch {
+	const char *provider;
+	const struct event_batch *batch;
+	struct store_write_counts counts; /* filled by the merge */
+};
+
+/*
+ * Merges several requests' batches of one account in one set of
+ * statements (group commit); each batch's counts say what of it was new,
+ * duplicate or erased, a key carried by two batches being credited to the
+ * first.  Otherwise as store_events_merge.
+ */
+bool store_events_merge_many(PGconn *conn, int64_t account_id,
+    struct store_batch *batches, size_t nbatches, int scanner_window_s,
+    int64_t now_ms, struct store_touched **touched, size_t *touched_count,
+    struct err *err) MUST_CHECK;
+
 /*
  * Stages batch (verdicts already decided) and merges it.  provider is
  * "native" or a sender name; scanner_window_s is the click-after-delivery

@@ -29,27 +29,29 @@ _Static_assert(EVENT_FLAG_NO_TRACKING == 8, "the SQL tests flag bit 8");
 
 static const char SQL_STAGE_CREATE[] =
     "CREATE TEMP TABLE IF NOT EXISTS stage_events ("
-    " idx integer, event_key text, type smallint, crm_id text,"
+    " idx integer, req integer, provider text, event_key text,"
+    " type smallint, crm_id text,"
     " email text, message_id text, campaign_id text, occurred_ms bigint,"
     " url text, user_agent text, ip text, bounce smallint, flags integer,"
     " verdict smallint, contact_pk bigint) ON COMMIT DELETE ROWS";
 
 static struct db_statement SQL_STAGE_FILL = { "st_stage_fill",
-	"INSERT INTO stage_events (idx, event_key, type, crm_id, email,"
-	" message_id, campaign_id, occurred_ms, url, user_agent, ip, bounce,"
-	" flags, verdict)"
-	" SELECT * FROM unnest($1::integer[], $2::text[], $3::smallint[],"
-	" $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[],"
-	" $9::text[], $10::text[], $11::text[], $12::smallint[],"
-	" $13::integer[], $14::smallint[])",
-	14 };
+	"INSERT INTO stage_events (idx, req, provider, event_key, type,"
+	" crm_id, email, message_id, campaign_id, occurred_ms, url,"
+	" user_agent, ip, bounce, flags, verdict)"
+	" SELECT * FROM unnest($1::integer[], $2::integer[], $3::text[],"
+	" $4::text[], $5::smallint[], $6::text[], $7::text[], $8::text[],"
+	" $9::text[], $10::bigint[], $11::text[], $12::text[], $13::text[],"
+	" $14::smallint[], $15::integer[], $16::smallint[])",
+	16 };
 
 /* Events for erased contacts are dropped: an erasure is final. */
 static struct db_statement SQL_STAGE_DROP_ERASED = { "st_stage_drop_erased",
 	"DELETE FROM stage_events s USING erasures e"
 	" WHERE e.account_id = $1 AND (e.id_hash ="
 	" sha256(convert_to('crm:' || s.crm_id, 'UTF8')) OR e.id_hash ="
-	" sha256(convert_to('email:' || s.email, 'UTF8')))",
+	" sha256(convert_to('email:' || s.email, 'UTF8')))"
+	" RETURNING s.req",
 	1 };
 
 /* A contact first seen by address gains its CRM id when one arrives. */
@@ -107,13 +109,18 @@ static struct db_statement SQL_EVENTS_INSERT = { "st_events_insert",
 	"WITH ins AS (INSERT INTO events (account_id, provider, event_key,"
 	" contact_pk, type, message_id, campaign_id, occurred_at, received_at,"
 	" url, user_agent, ip, bounce, flags, verdict)"
-	" SELECT $1::bigint, $2, event_key, contact_pk, type, message_id,"
+	" SELECT $1::bigint, provider, event_key, contact_pk, type, message_id,"
 	" campaign_id, to_timestamp(occurred_ms / 1000.0),"
-	" to_timestamp($3::bigint / 1000.0), url, user_agent, ip, bounce,"
+	" to_timestamp($2::bigint / 1000.0), url, user_agent, ip, bounce,"
 	" flags, verdict FROM stage_events ORDER BY idx"
-	" ON CONFLICT (account_id, provider, event_key) DO NOTHING RETURNING 1)"
-	" SELECT count(*) FROM ins",
-	3 };
+	" ON CONFLICT (account_id, provider, event_key) DO NOTHING"
+	" RETURNING provider, event_key)"
+	/* each new row is credited to the first request that carried it */
+	" SELECT f.req, count(*) FROM (SELECT DISTINCT ON (provider, event_key)"
+	"  req, provider, event_key FROM stage_events"
+	"  ORDER BY provider, event_key, req, idx) f"
+	" JOIN ins USING (provider, event_key) GROUP BY f.req",
+	2 };
 
 /* Clicks and unsubscribes within the window after delivery (type 1) are a
  * scanner's (verdict 3), whichever of the two events arrived first. */
@@ -232,52 +239,64 @@ static struct db_statement SQL_BANDS_UPDATE = { "st_bands_update",
 	" WHERE c.account_id = $1 AND c.contact_pk = v.pk AND c.band <> v.band",
 	3 };
 
-/* The fourteen staged columns, as array literals. */
+#define STAGE_COLUMNS 16
+
+/* The staged columns, as array literals. */
 struct stage_columns {
-	struct pgarray col[14];
+	struct pgarray col[STAGE_COLUMNS];
 };
 
 static void
-stage_build(struct stage_columns *sc, const struct event_batch *batch)
+stage_build(struct stage_columns *sc, const struct store_batch *batches,
+    size_t nbatches)
 {
-	for (int i = 0; i < 14; i++)
-		pgarray_init(&sc->col[i]);
-	for (size_t i = 0; i < batch->count; i++) {
-		const struct event *ev = &batch->items[i];
+	int64_t idx = 0;
 
-		pgarray_int(&sc->col[0], (int64_t)i);
-		pgarray_text(&sc->col[1], ev->event_id);
-		pgarray_int(&sc->col[2], ev->type);
-		pgarray_text(&sc->col[3], ev->contact_id);
-		pgarray_text(&sc->col[4], ev->email);
-		pgarray_text(&sc->col[5], ev->message_id);
-		pgarray_text(&sc->col[6], ev->campaign_id);
-		pgarray_int(&sc->col[7], ev->occurred_at_ms);
-		pgarray_text(&sc->col[8], ev->url);
-		pgarray_text(&sc->col[9], ev->user_agent);
-		pgarray_text(&sc->col[10], ev->ip);
-		pgarray_int(&sc->col[11], ev->bounce);
-		pgarray_int(&sc->col[12], ev->flags);
-		pgarray_int(&sc->col[13], ev->verdict);
+	for (int i = 0; i < STAGE_COLUMNS; i++)
+		pgarray_init(&sc->col[i]);
+	for (size_t r = 0; r < nbatches; r++) {
+		const struct event_batch *batch = batches[r].batch;
+
+		for (size_t i = 0; i < batch->count; i++) {
+			const struct event *ev = &batch->items[i];
+
+			pgarray_int(&sc->col[0], idx++);
+			pgarray_int(&sc->col[1], (int64_t)r);
+			pgarray_text(&sc->col[2], batches[r].provider);
+			pgarray_text(&sc->col[3], ev->event_id);
+			pgarray_int(&sc->col[4], ev->type);
+			pgarray_text(&sc->col[5], ev->contact_id);
+			pgarray_text(&sc->col[6], ev->email);
+			pgarray_text(&sc->col[7], ev->message_id);
+			pgarray_text(&sc->col[8], ev->campaign_id);
+			pgarray_int(&sc->col[9], ev->occurred_at_ms);
+			pgarray_text(&sc->col[10], ev->url);
+			pgarray_text(&sc->col[11], ev->user_agent);
+			pgarray_text(&sc->col[12], ev->ip);
+			pgarray_int(&sc->col[13], ev->bounce);
+			pgarray_int(&sc->col[14], ev->flags);
+			pgarray_int(&sc->col[15], ev->verdict);
+		}
 	}
 }
 
 static void
 stage_free(struct stage_columns *sc)
 {
-	for (int i = 0; i < 14; i++)
+	for (int i = 0; i < STAGE_COLUMNS; i++)
 		pgarray_free(&sc->col[i]);
 }
 
 static bool
-stage_fill(PGconn *conn, const struct event_batch *batch, struct err *err)
+stage_fill(PGconn *conn, const struct store_batch *batches, size_t nbatches,
+    struct err *err)
 {
 	struct stage_columns sc;
-	const char *params[14];
+	const char *params[STAGE_COLUMNS];
 	bool ok;
 
-	stage_build(&sc, batch);
-	for (int i = 0; i < 14; i++)
+	stage_build(&sc, batches, nbatches);
+	for (int i = 0; i < STAGE_COLUMNS; i++)
 		params[i] = pgarray_finish(&sc.col[i]);
 	/* the temporary table lives as long as the session: create it once */
 	ok = (db_is_prepared(conn, &SQL_STAGE_FILL) ||
@@ -288,16 +307,45 @@ stage_fill(PGconn *conn, const struct event_batch *batch, struct err *err)
 	return ok;
 }
 
+/* Adds one to the erased count of each request a returned row names. */
 static bool
-command_count(PGconn *conn, struct db_statement *st, const char *const *params,
-    size_t *count, struct err *err)
+drop_erased(PGconn *conn, const char *const *p_acct,
+    struct store_batch *batches, size_t nbatches, struct err *err)
 {
-	PGresult *res = db_run(conn, st, params, err);
+	PGresult *res = db_run(conn, &SQL_STAGE_DROP_ERASED, p_acct, err);
 
 	if (res == NULL)
 		return false;
-	*count = (size_t)strtoull(PQcmdTuples(res), NULL, 10);
+	for (int r = 0; r < PQntuples(res); r++) {
+		size_t req = (size_t)db_int64(res, r, 0);
+
+		if (req < nbatches)
+			batches[req].counts.erased++;
+	}
 	PQclear(res);
+	return true;
+}
+
+static bool
+insert_events(PGconn *conn, const char *const *p_ins,
+    struct store_batch *batches, size_t nbatches, struct err *err)
+{
+	PGresult *res = db_run(conn, &SQL_EVENTS_INSERT, p_ins, err);
+
+	if (res == NULL)
+		return false;
+	for (int r = 0; r < PQntuples(res); r++) {
+		size_t req = (size_t)db_int64(res, r, 0);
+
+		if (req < nbatches)
+			batches[req].counts.stored =
+			    (size_t)db_int64(res, r, 1);
+	}
+	PQclear(res);
+	for (size_t i = 0; i < nbatches; i++)
+		batches[i].counts.duplicates = batches[i].batch->count -
+					       batches[i].counts.erased -
+					       batches[i].counts.stored;
 	return true;
 }
 
@@ -349,39 +397,31 @@ touched_from_result(
 }
 
 bool
-store_events_merge(PGconn *conn, int64_t account_id, const char *provider,
-    const struct event_batch *batch, int scanner_window_s, int64_t now_ms,
-    struct store_write_counts *counts, struct store_touched **touched,
-    size_t *touched_count, struct err *err)
+store_events_merge_many(PGconn *conn, int64_t account_id,
+    struct store_batch *batches, size_t nbatches, int scanner_window_s,
+    int64_t now_ms, struct store_touched **touched, size_t *touched_count,
+    struct err *err)
 {
 	char account[24], now[24], window[16];
 	const char *p_acct[1] = { account };
-	const char *p_ins[3] = { account, provider, now };
+	const char *p_ins[2] = { account, now };
 	const char *p_win[2] = { account, window };
 	const char *p_now[2] = { account, now };
 	PGresult *res;
-	size_t inserted;
 
-	memset(counts, 0, sizeof(*counts));
 	*touched = NULL;
 	*touched_count = 0;
+	for (size_t i = 0; i < nbatches; i++)
+		memset(&batches[i].counts, 0, sizeof(batches[i].counts));
 	snprintf(account, sizeof(account), "%" PRId64, account_id);
 	snprintf(now, sizeof(now), "%" PRId64, now_ms);
 	snprintf(window, sizeof(window), "%d", scanner_window_s);
 
-	if (!stage_fill(conn, batch, err) ||
-	    !command_count(
-		conn, &SQL_STAGE_DROP_ERASED, p_acct, &counts->erased, err) ||
-	    !resolve_contacts(conn, account, now, err))
-		return false;
-	res = db_run(conn, &SQL_EVENTS_INSERT, p_ins, err);
-	if (res == NULL)
-		return false;
-	inserted = (size_t)db_int64(res, 0, 0);
-	PQclear(res);
-	counts->stored = inserted;
-	counts->duplicates = batch->count - counts->erased - inserted;
-	if (!db_run_command(conn, &SQL_SCANNER_TIMING, p_win, err) ||
+	if (!stage_fill(conn, batches, nbatches, err) ||
+	    !drop_erased(conn, p_acct, batches, nbatches, err) ||
+	    !resolve_contacts(conn, account, now, err) ||
+	    !insert_events(conn, p_ins, batches, nbatches, err) ||
+	    !db_run_command(conn, &SQL_SCANNER_TIMING, p_win, err) ||
 	    !db_run_command(conn, &SQL_MESSAGES_MERGE, p_acct, err))
 		return false;
 	res = db_run(conn, &SQL_CONTACTS_SUMMARY, p_now, err);
@@ -390,6 +430,20 @@ store_events_merge(PGconn *conn, int64_t account_id, const char *provider,
 	touched_from_result(res, touched, touched_count);
 	PQclear(res);
 	return true;
+}
+
+bool
+store_events_merge(PGconn *conn, int64_t account_id, const char *provider,
+    const struct event_batch *batch, int scanner_window_s, int64_t now_ms,
+    struct store_write_counts *counts, struct store_touched **touched,
+    size_t *touched_count, struct err *err)
+{
+	struct store_batch one = { provider, batch, { 0, 0, 0 } };
+	bool ok = store_events_merge_many(conn, account_id, &one, 1,
+	    scanner_window_s, now_ms, touched, touched_count, err);
+
+	*counts = one.counts;
+	return ok;
 }
 
 bool
