@@ -38,8 +38,9 @@
 
 #include "core/xmalloc.h"
 
-/* Event times start here (2026-01-01T00:00:00Z); round r is r hours later,
- * so a click never falls inside the scanner window after its delivery. */
+/* Event times start here (2026-01-01T00:00:00Z); round r is r steps (an
+ * hour by default) later, so a click never falls inside the scanner window
+ * after its delivery. */
 #define LOAD_T0 1767225600LL
 #define LOAD_MAX_LAT 2000000
 
@@ -95,6 +96,7 @@ struct gen {
 	uint64_t contacts;
 	uint64_t mul; /* coprime with contacts: spreads a batch over them */
 	int64_t t_offset;
+	int64_t step; /* seconds between a contact's rounds */
 };
 
 struct gen_event {
@@ -128,7 +130,7 @@ gcd(uint64_t a, uint64_t b)
 
 static void
 gen_init(struct gen *g, const char *tag, const char *prefix, uint64_t contacts,
-    int64_t t_offset)
+    int64_t t_offset, int64_t step)
 {
 	g->tag = tag;
 	g->prefix = prefix;
@@ -139,6 +141,7 @@ gen_init(struct gen *g, const char *tag, const char *prefix, uint64_t contacts,
 	while (gcd(g->mul, g->contacts) != 1)
 		g->mul++;
 	g->t_offset = t_offset;
+	g->step = step > 0 ? step : 3600;
 }
 
 /* Event j: round j / contacts of contact (j mod contacts) permuted.  Even
@@ -152,7 +155,7 @@ gen_event(const struct gen *g, uint64_t j, struct gen_event *ev)
 
 	ev->contact = (j % g->contacts) * g->mul % g->contacts;
 	ev->message = round / 2;
-	ev->at = LOAD_T0 + g->t_offset + (int64_t)round * 3600 +
+	ev->at = LOAD_T0 + g->t_offset + (int64_t)round * g->step +
 		 (int64_t)(ev->contact % 3000);
 	h = mix(ev->contact * 1000003ULL + ev->message);
 	if (round % 2 == 0)
@@ -418,6 +421,16 @@ conn_request(
 	return -1;
 }
 
+/* The "accepted" count of the last answer on c; 0 if it has none. */
+static uint64_t
+answer_accepted(const struct conn *c)
+{
+	const char *body = c->in != NULL ? strstr(c->in, "\r\n\r\n") : NULL;
+	const char *at = body != NULL ? strstr(body, "\"accepted\":") : NULL;
+
+	return at != NULL ? strtoull(at + 11, NULL, 10) : 0;
+}
+
 /* ---- signing ---------------------------------------------------------- */
 
 static EVP_PKEY *
@@ -478,6 +491,7 @@ struct opts {
 	int threads;
 	double seconds;
 	int64_t t_offset;
+	int64_t step;
 };
 
 struct run {
@@ -486,6 +500,7 @@ struct run {
 	EVP_PKEY *pkey;
 	atomic_uint_fast64_t next;
 	atomic_uint_fast64_t done;
+	atomic_uint_fast64_t accepted;
 	atomic_uint_fast64_t requests;
 	atomic_uint_fast64_t errors;
 	atomic_int first_bad_status;
@@ -562,9 +577,10 @@ webhook_thread(void *arg)
 		if (nlat < 4096)
 			lat[nlat++] = now_s() - t;
 		atomic_fetch_add(&r->requests, 1);
-		if (status == 200)
+		if (status == 200) {
 			atomic_fetch_add(&r->done, count);
-		else
+			atomic_fetch_add(&r->accepted, answer_accepted(&c));
+		} else
 			note_error(r, status);
 	}
 	note_latencies(r, lat, nlat);
@@ -605,9 +621,10 @@ single_thread(void *arg)
 		if (nlat < 65536)
 			lat[nlat++] = now_s() - t;
 		atomic_fetch_add(&r->requests, 1);
-		if (status == 202 || status == 200)
+		if (status == 202 || status == 200) {
 			atomic_fetch_add(&r->done, 1);
-		else
+			atomic_fetch_add(&r->accepted, answer_accepted(&c));
+		} else
 			note_error(r, status);
 	}
 	note_latencies(r, lat, nlat);
@@ -711,7 +728,7 @@ usage(void)
 	    "usage: load webhook|single|copy [--port N] [--key FILE]"
 	    " [--api-key K] [--db URL] [--tag T] [--prefix P]"
 	    " [--contacts N] [--first J] [--count N] [--batch N]"
-	    " [--threads N] [--seconds S] [--t-offset S]\n");
+	    " [--threads N] [--seconds S] [--t-offset S] [--step S]\n");
 	exit(2);
 }
 
@@ -759,6 +776,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 			o->seconds = atof(v);
 		else if (strcmp(k, "--t-offset") == 0)
 			o->t_offset = strtoll(v, NULL, 10);
+		else if (strcmp(k, "--step") == 0)
+			o->step = strtoll(v, NULL, 10);
 		else
 			usage();
 	}
@@ -772,10 +791,12 @@ report(struct run *r, double elapsed)
 	uint64_t done = atomic_load(&r->done);
 
 	qsort(r->lat, r->lat_count, sizeof(*r->lat), cmp_double);
-	printf("events=%" PRIu64 " requests=%" PRIu64 " errors=%" PRIu64
+	printf("events=%" PRIu64 " accepted=%" PRIu64 " requests=%" PRIu64
+	       " errors=%" PRIu64
 	       " first_bad_status=%d seconds=%.3f rate=%.1f p50_ms=%.2f"
 	       " p99_ms=%.2f\n",
-	    done, (uint64_t)atomic_load(&r->requests),
+	    done, (uint64_t)atomic_load(&r->accepted),
+	    (uint64_t)atomic_load(&r->requests),
 	    (uint64_t)atomic_load(&r->errors),
 	    atomic_load(&r->first_bad_status), elapsed,
 	    elapsed > 0 ? (double)done / elapsed : 0.0,
@@ -797,7 +818,7 @@ main(int argc, char **argv)
 	r.o = &o;
 	pthread_mutex_init(&r.lat_lock, NULL);
 	r.lat = xcalloc(LOAD_MAX_LAT, sizeof(*r.lat));
-	gen_init(&r.gen, o.tag, o.prefix, o.contacts, o.t_offset);
+	gen_init(&r.gen, o.tag, o.prefix, o.contacts, o.t_offset, o.step);
 	if (strcmp(o.cmd, "webhook") == 0) {
 		if (o.key_file == NULL)
 			usage();

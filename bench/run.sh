@@ -19,6 +19,8 @@
 #                        whole machine) during one batched and one read run
 #   BENCH_PORT           first of the loopback ports used  (18480)
 #   BENCH_KEEP=1         keep the temp directory (logs, profiles)
+#   BENCH_NAME           names the run in the title and the results file
+#                        (default: quick or full)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd -P)
@@ -44,15 +46,28 @@ else
 	: "${BENCH_SECONDS:=10}"
 fi
 : "${BENCH_REPEAT:=3}" "${BENCH_PORT:=18480}" "${BENCH_PERF:=0}"
+# A run with sizes of its own should say so in its file name.
+mode=${BENCH_NAME:-$mode}
 contacts=$BENCH_CONTACTS
 [ "$BENCH_GROW_LOW" -le "$BENCH_EVENTS" ] || BENCH_GROW_LOW=$BENCH_EVENTS
 svc_port=$BENCH_PORT
 nginx_port=$((BENCH_PORT + 1))
 pg_port=$((BENCH_PORT + 2))
 cores=$(nproc)
+# The source the binary was built from, as far as git can tell.
+revision=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git -C "$root" status --porcelain -- src include sql 2>/dev/null)" ]; then
+	revision="$revision, with uncommitted changes to src/"
+fi
 
 work=$(mktemp -d /tmp/engagementd-bench.XXXXXX)
 chmod 0755 "$work" # PostgreSQL runs as postgres when we are root
+# Private copies: a rebuild in the tree during the run must not swap the
+# binary under the profiler or the next phase.
+cp "$bin" "$work/engagementd"
+cp "$load" "$work/load"
+bin=$work/engagementd
+load=$work/load
 svc_pid=
 nginx_pid=
 rss_pid=
@@ -116,6 +131,7 @@ start_pg() {
 # written by bench/run.sh
 shared_preload_libraries = 'pg_stat_statements, auto_explain'
 pg_stat_statements.max = 1000
+pg_stat_statements.track_planning = on
 auto_explain.log_min_duration = '500ms'
 auto_explain.log_nested_statements = on
 track_io_timing = on
@@ -226,6 +242,10 @@ run_load() { # run_load ARGS... ; prints the result line, fails on errors
 		echo "run.sh: see $work/service.log" >&2
 		exit 1
 	fi
+	if [ "$1" != copy ] &&
+		[ "$(field accepted "$out")" != "$(field events "$out")" ]; then
+		say "warning: the service stored fewer events than sent: $out"
+	fi
 	echo "$out"
 }
 
@@ -244,14 +264,16 @@ stmt_dump() {
 		echo
 		echo "#### Server time by statement: $title"
 		echo
-		echo "| share | total ms | calls | mean ms | statement |"
-		echo "| ---: | ---: | ---: | ---: | --- |"
+		echo "| share | execute ms | plan ms | calls | mean ms | statement |"
+		echo "| ---: | ---: | ---: | ---: | ---: | --- |"
 		psql_to "$pg_url" -F ' | ' -c "
-			SELECT round((100 * sum(total_exec_time)
-			    / sum(sum(total_exec_time)) OVER ())::numeric, 1)
-			    || ' %',
-			  round(sum(total_exec_time)::numeric), sum(calls),
-			  round((sum(total_exec_time) / sum(calls))::numeric, 2),
+			SELECT round((100 * sum(total_exec_time + total_plan_time)
+			    / sum(sum(total_exec_time + total_plan_time)) OVER ())
+			    ::numeric, 1) || ' %',
+			  round(sum(total_exec_time)::numeric),
+			  round(sum(total_plan_time)::numeric), sum(calls),
+			  round((sum(total_exec_time + total_plan_time)
+			    / sum(calls))::numeric, 2),
 			  left(regexp_replace(query, '\s+', ' ', 'g'), 90)
 			FROM pg_stat_statements
 			WHERE dbid = (SELECT oid FROM pg_database
@@ -259,7 +281,8 @@ stmt_dump() {
 			  AND query NOT LIKE 'ANALYZE%'
 			  AND query NOT LIKE '%pg_stat_statements%'
 			GROUP BY query
-			ORDER BY sum(total_exec_time) DESC LIMIT 10" |
+			ORDER BY sum(total_exec_time + total_plan_time) DESC
+			LIMIT 10" |
 			sed 's/^/| /; s/$/ |/'
 	} >>"$work/statements.md"
 }
@@ -347,7 +370,10 @@ filler() {
 		SELECT 1, 'f-' || g, 'f' || g || '@filler.bench.example',
 		    now(), now()
 		FROM generate_series(0, $fc - 1) g" >/dev/null
+	# No foreign-key triggers for rows known to be consistent: the filler
+	# is about the size of tables and indexes, not about checking them.
 	psql_to "$pg_url" -c "
+		SET session_replication_role = replica;
 		CREATE TEMP TABLE fc AS SELECT contact_pk,
 		    row_number() OVER (ORDER BY contact_pk) - 1 AS i
 		    FROM contacts WHERE account_id = 1 AND crm_id LIKE 'f-%';
@@ -537,11 +563,11 @@ nginx_pid=
 rss_start
 say "contacts with 10 and $BENCH_HOT_EVENTS events"
 run_load webhook --port "$svc_port" --key "$work/sg.pem" --tag hot-s \
-	--prefix hot-s- --contacts 1 --count 10 --batch 10 --threads 1 \
+	--prefix hot-s- --contacts 1 --count 10 --batch 10 --threads 1 --step 60 \
 	>/dev/null
 run_load webhook --port "$svc_port" --key "$work/sg.pem" --tag hot-b \
 	--prefix hot-b- --contacts 1 --count "$BENCH_HOT_EVENTS" --batch 1000 \
-	--threads 1 >"$work/hot-load.txt"
+	--threads 1 --step 60 >"$work/hot-load.txt"
 say "  loading the large contact: $(cat "$work/hot-load.txt")"
 analyze "$pg_url"
 hot_s=$(wrk_repeat -t 1 -c 4 -d "${BENCH_SECONDS}s" \
@@ -586,7 +612,7 @@ result=$work/result.md
 	echo "## engagementd benchmark, $stamp ($mode mode)"
 	echo
 	echo "- machine: $cores cores ($(nproc --all) installed), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr)"
-	echo "- versions: engagementd $("$bin" --version 2>&1 | head -1 | awk '{ print $NF }'), PostgreSQL $pg_version, $(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -1 | awk '{ print $1, $2 }')"
+	echo "- versions: engagementd $("$bin" --version 2>&1 | head -1 | awk '{ print $NF }') (commit $revision), PostgreSQL $pg_version, $(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -1 | awk '{ print $1, $2 }')"
 	echo "- population: $contacts contacts, $BENCH_EVENTS events loaded through the service; measured batched runs of $BENCH_MEASURE events; short phases run $BENCH_REPEAT times, medians quoted; HTTP runs ${BENCH_SECONDS}s"
 	echo "- PostgreSQL as scripts/pg.sh sets it up (fsync and synchronous_commit on, shared_buffers 64MB) plus pg_stat_statements"
 	echo
