@@ -583,26 +583,43 @@ oldest_locked(struct spool *sp)
  * Moves the durable read position to pos; once everything is loaded and
  * nothing is being written, empties the file.  Called by the loader only.
  */
+/* Empties the file once everything in it is loaded; false if it cannot. */
+static bool
+truncate_locked(struct spool *sp)
+{
+	if (ftruncate(sp->fd, 0) != 0)
+		return false;
+	sp->size = sp->synced = sp->pos = 0;
+	/* a crash before the position is rewritten finds it past the end,
+	 * which reads as empty; but a stale position must never hide new
+	 * records, so without it the spool takes no more writes */
+	if (fdatasync(sp->fd) != 0 || !pos_write(sp, 0)) {
+		log_kv(LOG_ERROR,
+		    "could not reset the spool read position; it refuses writes until restart",
+		    "dir", sp->dir, "error", strerror(errno), NULL);
+		sp->broken = true;
+	}
+	return true;
+}
+
+/*
+ * Moves the durable read position to pos; once everything is loaded and
+ * nothing is being written, empties the file.  Called by the loader only.
+ */
 static bool
 advance(struct spool *sp, uint64_t pos, struct err *err)
 {
-	bool ok = true;
+	bool ok;
 
 	pthread_mutex_lock(&sp->lock);
-	if (pos == sp->size && sp->synced == sp->size && !sp->flushing) {
-		/* truncate first: a crash before the position is rewritten
-		 * finds a position past the end, which reads as empty */
-		ok = ftruncate(sp->fd, 0) == 0 && fdatasync(sp->fd) == 0 &&
-		     pos_write(sp, 0);
-		if (ok)
-			sp->size = sp->synced = pos = 0;
-		else
-			sp->broken = true;
-	} else {
+	ok = pos == sp->size && sp->synced == sp->size && !sp->flushing &&
+	     truncate_locked(sp);
+	if (!ok) {
 		ok = pos_write(sp, pos);
+		if (ok)
+			sp->pos = pos;
 	}
 	if (ok) {
-		sp->pos = pos;
 		sp->oldest_ms = oldest_locked(sp);
 	} else {
 		log_kv(LOG_ERROR, "could not save the spool read position",
@@ -998,18 +1015,22 @@ struct loader_state {
 	bool said_waiting; /* the "waiting for the database" line is out */
 };
 
-static void
+/* After a commit; false when the loader must stop. */
+static bool
 loaded_one(struct spool *sp, struct spool_record *rec, struct loader_state *st)
 {
 	struct err err = { 0 };
 
-	if (spool_consume(sp, rec, &err))
-		metrics_add(METRIC_SPOOL_LOADED, 1);
+	metrics_add(METRIC_SPOOL_LOADED, 1);
 	if (st->said_waiting)
 		log_kv(LOG_INFO, "spool loading resumed", "dir", sp->dir, NULL);
 	st->said_waiting = false;
 	st->failures = 0;
 	st->delay_ms = sp->retry_min_ms;
+	/* the record comes again (a duplicate): not too often */
+	if (!spool_consume(sp, rec, &err))
+		return loader_wait(sp, sp->retry_max_ms);
+	return loader_wait(sp, 0);
 }
 
 /* Handles a failed commit; false when the loader must stop. */
@@ -1065,14 +1086,10 @@ loader_main(void *arg)
 			continue;
 		}
 		res = sp->load(sp->load_ctx, &rec, &err);
-		if (res == SPOOL_LOAD_OK) {
-			loaded_one(sp, &rec, &st);
-			pthread_mutex_lock(&sp->lock);
-			go = !sp->stopping;
-			pthread_mutex_unlock(&sp->lock);
-		} else {
+		if (res == SPOOL_LOAD_OK)
+			go = loaded_one(sp, &rec, &st);
+		else
 			go = failed_one(sp, &rec, res, &err, &st);
-		}
 		spool_record_clear(&rec);
 	}
 	return NULL;

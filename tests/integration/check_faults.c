@@ -240,13 +240,19 @@ static void
 fault_sigkill_with_spool(void)
 {
 	int before = spooled_so_far();
+	long bytes;
 
 	harness_pg_stop();
 	wait_spooled(before);
 	sleep_ms(500);
+	ck_assert_int_eq(readyz_status(&bytes), 503);
+	ck_assert_int_gt(bytes, 0);
 	harness_server_kill(&srv);
 	harness_server_restart(&srv, db, NULL);
 	publish_server();
+	/* the new process found the records; the database is still down */
+	ck_assert_int_eq(readyz_status(&bytes), 503);
+	ck_assert_int_gt(bytes, 0);
 	sleep_ms(500);
 	harness_pg_start();
 	wait_ready(false);
