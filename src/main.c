@@ -252,7 +252,6 @@ cmd_serve(struct service *svc)
 	struct http_limits limits;
 	struct http_server *srv;
 	struct err err = { 0 };
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	char port[16];
 	int sig;
 
@@ -266,10 +265,7 @@ cmd_serve(struct service *svc)
 	limits.max_body_bytes = (size_t)svc->cfg.max_body_bytes;
 	limits.max_connections = (unsigned)svc->cfg.max_connections;
 	limits.connection_timeout_s = (unsigned)svc->cfg.connection_timeout_s;
-	/* handlers block on PostgreSQL, so more threads than cores */
-	limits.threads = svc->cfg.threads > 0
-			     ? (unsigned)svc->cfg.threads
-			     : (unsigned)(cores > 0 ? cores * 4 : 8);
+	limits.threads = (unsigned)svc->cfg.threads;
 	limits.access_log = svc->cfg.access_log;
 	/* Migrate before listening when the database answers, so the first
 	 * request finds the schema; otherwise the background thread keeps

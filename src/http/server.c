@@ -426,21 +426,31 @@ http_server_start(const char *listen, const struct http_route *routes,
 	struct http_server *srv;
 	struct sockaddr_in addr;
 	const union MHD_DaemonInfo *info;
+	unsigned int flags;
 
 	if (!parse_listen(listen, &addr, err))
 		return NULL;
 	srv = xcalloc(1, sizeof(*srv));
 	srv->routes = routes;
 	srv->limits = *limits;
-	srv->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-					   MHD_USE_EPOLL_LINUX_ONLY |
-					   MHD_USE_ITC | MHD_USE_TURBO,
-	    0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
-	    (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
-	    (unsigned)limits->threads, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)limits->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)limits->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
-	    on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
+	/* A thread per connection suits handlers that block on PostgreSQL:
+	 * a waiting request holds only its own connection.  A fixed pool of
+	 * polling threads is available for deployments that want a bound. */
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_TURBO;
+	if (limits->threads == 0)
+		flags |= MHD_USE_THREAD_PER_CONNECTION;
+	else
+		flags |= MHD_USE_EPOLL_LINUX_ONLY;
+	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+	    MHD_OPTION_THREAD_POOL_SIZE,
+	    limits->threads == 0 ? 0U : (unsigned)limits->threads,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)limits->max_connections,
+	    MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)limits->connection_timeout_s,
+	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 * 1024),
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+	    MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U, MHD_OPTION_END);
 	if (srv->daemon == NULL) {
 		err_set(err, 500, "listen_failed", "could not listen on %s",

@@ -18,6 +18,7 @@
 #include "core/metrics.h"
 #include "core/timeutil.h"
 #include "core/xmalloc.h"
+#include "ingest/group.h"
 #include "ingest/ingest.h"
 #include "store/db.h"
 #include "store/events.h"
@@ -63,73 +64,23 @@ prepare_events(struct ingest *ing, struct event_batch *batch)
 	}
 }
 
-static bool
-write_bands(struct ingest *ing, PGconn *conn, int64_t account_id,
-    const struct store_touched *touched, size_t count, struct err *err)
-{
-	struct model_params params;
-	int64_t *pks = xcalloc(count, sizeof(*pks));
-	int *bands = xcalloc(count, sizeof(*bands));
-	bool ok;
-
-	fits_params(ing->pool, account_id, &params);
-	for (size_t i = 0; i < count; i++) {
-		struct model_score score;
-
-		model_score(
-		    &params, &ing->thresholds, &touched[i].summary, &score);
-		pks[i] = touched[i].contact_pk;
-		bands[i] = (int)score.band;
-	}
-	ok = store_bands_update(conn, account_id, pks, bands, count, err);
-	free(pks);
-	free(bands);
-	return ok;
-}
-
-static bool
-run_plain(PGconn *conn, const char *sql, struct err *err)
-{
-	return db_command(conn, sql, sql, 0, NULL, err);
-}
-
 enum ingest_commit_status
 ingest_commit(struct ingest *ing, int64_t account_id, const char *provider,
     const struct event_batch *batch, int64_t now_ms,
     struct ingest_result *result, struct err *err)
 {
 	struct store_write_counts counts;
-	struct store_touched *touched = NULL;
-	size_t touched_count = 0;
-	PGconn *conn;
-	bool ok = false, broken;
+	bool broken;
 
-	conn = db_pool_acquire(ing->pool, 5000, err);
-	if (conn == NULL)
-		return INGEST_UNAVAILABLE;
-	if (!run_plain(conn, "BEGIN", err))
-		goto out;
-	if (!store_events_merge(conn, account_id, provider, batch,
-		ing->rules.scanner_window_s, now_ms, &counts, &touched,
-		&touched_count, err) ||
-	    !write_bands(ing, conn, account_id, touched, touched_count, err) ||
-	    !run_plain(conn, "COMMIT", err))
-		goto out;
+	if (!group_commit(ing, account_id, provider, batch, now_ms, &counts,
+		&broken, err))
+		return broken ? INGEST_UNAVAILABLE : INGEST_FAILED;
 	result->accepted = counts.stored;
 	result->duplicates = counts.duplicates;
 	metrics_add(METRIC_EVENTS_ACCEPTED, counts.stored);
 	metrics_add(METRIC_EVENTS_DUPLICATE, counts.duplicates);
 	metrics_add(METRIC_EVENTS_IGNORED, counts.erased);
-	ok = true;
-out:
-	if (!ok && PQtransactionStatus(conn) != PQTRANS_IDLE)
-		PQclear(PQexec(conn, "ROLLBACK"));
-	broken = !ok && db_conn_broken(conn);
-	db_pool_release(ing->pool, conn, broken);
-	free(touched);
-	if (ok)
-		return INGEST_COMMITTED;
-	return broken ? INGEST_UNAVAILABLE : INGEST_FAILED;
+	return INGEST_COMMITTED;
 }
 
 /* Writes batch to the spool after a failed commit; false if it cannot. */

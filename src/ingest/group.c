@@ -1,0 +1,235 @@
+/*
+ * group.c - group commit for the write path (see include/ingest/group.h).
+ *
+ * There is no committer thread: the first request to find no transaction
+ * running becomes the leader, takes every queued request of the same
+ * account (up to GROUP_MAX_EVENTS events), runs the transaction on its own
+ * thread and wakes the others with their results.  A request of another
+ * account waits for the next round, where it leads or is taken.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/metrics.h"
+#include "core/xmalloc.h"
+#include "ingest/group.h"
+#include "ingest/ingest.h"
+#include "store/db.h"
+#include "store/fits.h"
+
+struct group_job {
+	int64_t account_id;
+	struct store_batch batch;
+	int64_t now_ms;
+	bool done;
+	bool ok;
+	bool broken;
+	struct err err;
+	struct group_job *next;
+};
+
+static pthread_mutex_t group_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t group_changed = PTHREAD_COND_INITIALIZER;
+static struct group_job *queue_head;
+static bool group_running;
+
+static bool
+write_bands(struct ingest *ing, PGconn *conn, int64_t account_id,
+    const struct store_touched *touched, size_t count, struct err *err)
+{
+	struct model_params params;
+	int64_t *pks = xcalloc(count, sizeof(*pks));
+	int *bands = xcalloc(count, sizeof(*bands));
+	bool ok;
+
+	fits_params(ing->pool, account_id, &params);
+	for (size_t i = 0; i < count; i++) {
+		struct model_score score;
+
+		model_score(
+		    &params, &ing->thresholds, &touched[i].summary, &score);
+		pks[i] = touched[i].contact_pk;
+		bands[i] = (int)score.band;
+	}
+	ok = store_bands_update(conn, account_id, pks, bands, count, err);
+	free(pks);
+	free(bands);
+	return ok;
+}
+
+/*
+ * Runs the group's statements up to, not including, COMMIT.  Returns the
+ * connection inside its open transaction, or NULL with err set (the
+ * transaction rolled back, *broken telling whether the connection died).
+ */
+static PGconn *
+group_prepare(struct ingest *ing, int64_t account_id,
+    struct store_batch *batches, size_t nbatches, int64_t now_ms, bool *broken,
+    struct err *err)
+{
+	struct store_touched *touched = NULL;
+	size_t touched_count = 0;
+	PGconn *conn;
+	bool ok;
+
+	*broken = false;
+	conn = db_pool_acquire(ing->pool, 5000, err);
+	if (conn == NULL) {
+		*broken = true;
+		return NULL;
+	}
+	ok = db_command(conn, "begin", "BEGIN", 0, NULL, err) &&
+	     store_events_merge_many(conn, account_id, batches, nbatches,
+		 ing->rules.scanner_window_s, now_ms, &touched, &touched_count,
+		 err) &&
+	     write_bands(ing, conn, account_id, touched, touched_count, err);
+	free(touched);
+	if (ok)
+		return conn;
+	if (PQtransactionStatus(conn) != PQTRANS_IDLE)
+		PQclear(PQexec(conn, "ROLLBACK"));
+	*broken = db_conn_broken(conn);
+	db_pool_release(ing->pool, conn, *broken);
+	return NULL;
+}
+
+static bool
+group_finish(struct ingest *ing, PGconn *conn, bool *broken, struct err *err)
+{
+	bool ok = db_command(conn, "commit", "COMMIT", 0, NULL, err);
+
+	*broken = !ok && db_conn_broken(conn);
+	db_pool_release(ing->pool, conn, *broken);
+	return ok;
+}
+
+bool
+group_commit_many(struct ingest *ing, int64_t account_id,
+    struct store_batch *batches, size_t nbatches, int64_t now_ms, bool *broken,
+    struct err *err)
+{
+	PGconn *conn = group_prepare(
+	    ing, account_id, batches, nbatches, now_ms, broken, err);
+
+	return conn != NULL && group_finish(ing, conn, broken, err);
+}
+
+/* Unlinks and returns the jobs of the head's account, up to the limit. */
+static struct group_job *
+take_group(size_t *count)
+{
+	struct group_job **link = &queue_head, *taken = NULL, **tail = &taken;
+	int64_t account = queue_head->account_id;
+	size_t events = 0;
+
+	*count = 0;
+	while (*link != NULL) {
+		struct group_job *job = *link;
+		size_t n = job->batch.batch->count;
+
+		if (job->account_id != account ||
+		    (*count > 0 && events + n > GROUP_MAX_EVENTS)) {
+			link = &job->next;
+			continue;
+		}
+		*link = job->next;
+		job->next = NULL;
+		*tail = job;
+		tail = &job->next;
+		events += n;
+		(*count)++;
+	}
+	return taken;
+}
+
+/*
+ * Called with the lock held and group_running set; returns with the lock
+ * held.  The next group may start its statements while this one waits for
+ * its COMMIT to reach the disk: it can only wait on this group's row locks,
+ * never the other way round, so the overlap cannot deadlock, and the disk
+ * flush, the slowest step, no longer stalls the queue.
+ */
+static void
+lead(struct ingest *ing)
+{
+	struct group_job *jobs, *job;
+	struct store_batch *batches;
+	struct err err = { 0 };
+	size_t count, i;
+	int64_t now_ms;
+	bool ok, broken;
+	PGconn *conn;
+
+	jobs = take_group(&count);
+	pthread_mutex_unlock(&group_lock);
+
+	batches = xcalloc(count, sizeof(*batches));
+	now_ms = jobs->now_ms;
+	for (job = jobs, i = 0; job != NULL; job = job->next, i++) {
+		batches[i] = job->batch;
+		if (job->now_ms > now_ms)
+			now_ms = job->now_ms;
+	}
+	/* the group's clock is its newest member's, so no updated_at goes
+	 * backwards */
+	conn = group_prepare(
+	    ing, jobs->account_id, batches, count, now_ms, &broken, &err);
+
+	pthread_mutex_lock(&group_lock);
+	group_running = false;
+	pthread_cond_broadcast(&group_changed);
+	pthread_mutex_unlock(&group_lock);
+
+	ok = conn != NULL && group_finish(ing, conn, &broken, &err);
+
+	pthread_mutex_lock(&group_lock);
+	for (job = jobs, i = 0; job != NULL; job = job->next, i++) {
+		job->batch.counts = batches[i].counts;
+		job->ok = ok;
+		job->broken = broken;
+		job->err = err;
+		job->done = true;
+	}
+	pthread_cond_broadcast(&group_changed);
+	free(batches);
+}
+
+bool
+group_commit(struct ingest *ing, int64_t account_id, const char *provider,
+    const struct event_batch *batch, int64_t now_ms,
+    struct store_write_counts *counts, bool *broken, struct err *err)
+{
+	struct group_job job, **link;
+
+	memset(&job, 0, sizeof(job));
+	job.account_id = account_id;
+	job.batch.provider = provider;
+	job.batch.batch = batch;
+	job.now_ms = now_ms;
+
+	pthread_mutex_lock(&group_lock);
+	for (link = &queue_head; *link != NULL; link = &(*link)->next)
+		;
+	*link = &job;
+	while (!job.done) {
+		/* lead only when there is a queue to take: our own job may
+		 * already sit in a group whose COMMIT is on its way */
+		if (!group_running && queue_head != NULL) {
+			group_running = true;
+			lead(ing);
+		} else {
+			pthread_cond_wait(&group_changed, &group_lock);
+		}
+	}
+	pthread_mutex_unlock(&group_lock);
+
+	*counts = job.batch.counts;
+	*broken = job.broken;
+	if (!job.ok)
+		err_set(err, job.err.status != 0 ? job.err.status : 503,
+		    job.err.code[0] != '\0' ? job.err.code
+					    : "database_unavailable",
+		    "%s", job.err.message);
+	return job.ok;
+}
