@@ -170,6 +170,13 @@ char *sender_contact_from_json_text(const char *text);
 /* --- times ------------------------------------------------------------- */
 
 /* Unix seconds as an integer, a real or a numeric string, to ms. */
+/*
+ * True when text is a decimal Unix time in seconds within window_s of
+ * now_ms (either side); any well-formed time when window_s is 0.  Bad text
+ * or a value out of range is never fresh.
+ */
+bool sender_timestamp_fresh(const char *text, int64_t now_ms, int64_t window_s);
+
 bool sender_time_seconds(const json_t *value, int64_t *ms);
 
 /* Unix milliseconds as an integer or a numeric string. */

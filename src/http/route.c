@@ -63,6 +63,10 @@ http_method_listed(const char *methods, const char *method)
 	size_t mlen = strlen(method);
 	const char *p = methods;
 
+	if (mlen == 0)
+		return false;
+	while (*p == ' ')
+		p++;
 	while (*p != '\0') {
 		size_t word = strcspn(p, " ");
 

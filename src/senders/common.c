@@ -571,6 +571,24 @@ scaled_ms(const json_t *value, double scale, int64_t *ms)
 }
 
 bool
+sender_timestamp_fresh(const char *text, int64_t now_ms, int64_t window_s)
+{
+	int64_t now_s = now_ms / 1000;
+	long long secs;
+	char *end;
+
+	errno = 0;
+	secs = strtoll(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0')
+		return false;
+	if (window_s <= 0)
+		return true;
+	/* compare in seconds, where neither side can overflow: a timestamp
+	 * near the type's limits must not wrap into the window */
+	return secs >= now_s - window_s && secs <= now_s + window_s;
+}
+
+bool
 sender_time_seconds(const json_t *value, int64_t *ms)
 {
 	return scaled_ms(value, 1000.0, ms);

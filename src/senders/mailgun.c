@@ -41,24 +41,6 @@ mailgun_classify(
 	return sender_lookup_kind(mailgun_events, event, kind);
 }
 
-static bool
-signature_fresh(
-    const char *ts, const struct sender_request *req, int64_t window_s)
-{
-	char *end;
-	long long secs = strtoll(ts, &end, 10);
-	int64_t age_ms;
-
-	if (end == ts || *end != '\0')
-		return false;
-	if (window_s <= 0)
-		return true;
-	age_ms = req->now_ms - (int64_t)secs * 1000;
-	if (age_ms < 0)
-		age_ms = -age_ms;
-	return age_ms <= window_s * 1000;
-}
-
 static enum sender_status
 authenticate(const json_t *root, const struct sender_request *req,
     const struct sender_secrets *secrets, struct err *err)
@@ -74,7 +56,7 @@ authenticate(const json_t *root, const struct sender_request *req,
 	bool ok = false;
 
 	if (ts != NULL && token != NULL && given != NULL &&
-	    signature_fresh(ts, req, secrets->replay_window_s)) {
+	    sender_timestamp_fresh(ts, req->now_ms, secrets->replay_window_s)) {
 		signed_text = xasprintf("%s%s", ts, token);
 		if (sender_hmac(SENDER_SHA256, secrets->signing_key,
 			strlen(secrets->signing_key), signed_text,

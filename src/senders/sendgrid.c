@@ -102,24 +102,6 @@ signature_valid(EVP_PKEY *pkey, const char *ts, const char *sig_b64,
 	return ok;
 }
 
-static bool
-timestamp_fresh(
-    const char *ts, const struct sender_request *req, int64_t window_s)
-{
-	char *end;
-	long long secs = strtoll(ts, &end, 10);
-	int64_t age_ms;
-
-	if (end == ts || *end != '\0')
-		return false;
-	if (window_s <= 0)
-		return true;
-	age_ms = req->now_ms - (int64_t)secs * 1000;
-	if (age_ms < 0)
-		age_ms = -age_ms;
-	return age_ms <= window_s * 1000;
-}
-
 static enum sender_status
 authenticate(const struct sender_request *req,
     const struct sender_secrets *secrets, struct err *err)
@@ -135,9 +117,10 @@ authenticate(const struct sender_request *req,
 	if (pkey == NULL)
 		return sender_not_configured(err, "sendgrid",
 		    "public_key is not a usable ECDSA public key");
-	ok = sig != NULL && ts != NULL &&
-	     timestamp_fresh(ts, req, secrets->replay_window_s) &&
-	     signature_valid(pkey, ts, sig, req);
+	ok =
+	    sig != NULL && ts != NULL &&
+	    sender_timestamp_fresh(ts, req->now_ms, secrets->replay_window_s) &&
+	    signature_valid(pkey, ts, sig, req);
 	EVP_PKEY_free(pkey);
 	return ok ? SENDER_OK : sender_unauthorized(err);
 }
