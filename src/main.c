@@ -211,8 +211,12 @@ init_context(struct service *svc, struct err *err)
 		ctx->limiter =
 		    ratelimit_new(cfg->rate_limit_per_s, cfg->rate_limit_burst);
 	api_ctx = ctx;
-	return verdict_rules_init(&ctx->ingest.rules, cfg->machine_open_cidrs,
-	    cfg->scanner_user_agents, cfg->scanner_window_s, err);
+	if (!verdict_rules_init(&ctx->ingest.rules, cfg->machine_open_cidrs,
+		cfg->scanner_user_agents, cfg->scanner_window_s, err))
+		return false;
+	ctx->ingest.rules.burst_links = cfg->scanner_burst_links;
+	ctx->ingest.rules.burst_window_s = cfg->scanner_burst_window_s;
+	return true;
 }
 
 /* Opens the spool and starts its loader, unless [spool] enabled = false. */

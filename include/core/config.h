@@ -68,11 +68,13 @@ struct config {
 	/* [clock] */
 	char *clock_pin; /* RFC 3339; empty: real time.  Tests only. */
 	/* [ingest] */
-	int scanner_window_s;      /* click this soon after delivery: scanner */
-	char *scanner_user_agents; /* comma-separated substrings */
-	char *machine_open_cidrs;  /* Apple proxy ranges, comma-separated */
-	bool store_ip;             /* false: IPs are not kept */
-	int ip_truncate;           /* keep /24 of IPv4, /48 of IPv6 when set */
+	int scanner_window_s;    /* click this soon after delivery: scanner */
+	int scanner_burst_links; /* distinct links clicked in a burst ... */
+	int scanner_burst_window_s; /* ... within this many seconds: scanner */
+	char *scanner_user_agents;  /* comma-separated substrings */
+	char *machine_open_cidrs;   /* Apple proxy ranges, comma-separated */
+	bool store_ip;              /* false: IPs are not kept */
+	int ip_truncate;            /* keep /24 of IPv4, /48 of IPv6 when set */
 	/* [spool] */
 	bool spool_enabled;
 	char *spool_dir;

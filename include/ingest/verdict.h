@@ -33,7 +33,10 @@ struct verdict_rules {
 	/* lower-case user-agent fragments of known link scanners */
 	char *scanner_agents[VERDICT_MAX_AGENTS];
 	int agent_count;
-	int scanner_window_s; /* used by the store, kept here for one place */
+	/* rules that need the message's stored events, applied by the store */
+	int scanner_window_s; /* click this soon after delivery */
+	int burst_links;      /* distinct links clicked within ... (0: off) */
+	int burst_window_s;   /* ... this many seconds */
 };
 
 /*

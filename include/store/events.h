@@ -29,6 +29,13 @@ struct store_touched {
 	struct model_summary summary;
 };
 
+/* The scanner rules that need the stored events of a message. */
+struct store_scanner {
+	int window_s;       /* click this soon after delivery */
+	int burst_links;    /* distinct links clicked within ... (0: off) */
+	int burst_window_s; /* ... this many seconds of each other */
+};
+
 /* One request's batch within a group merged in one transaction. */
 struct store_batch {
 	const char *provider;
@@ -40,24 +47,14 @@ struct store_batch {
  * Merges several requests' batches of one account in one set of
  * statements (group commit); each batch's counts say what of it was new,
  * duplicate or erased, a key carried by two batches being credited to the
- * first.  Otherwise as store_events_merge.
+ * first.  Must run inside BEGIN ... COMMIT on conn.  On success fills the
+ * counts and *touched (an array of *touched_count contacts, caller frees).
  */
 bool store_events_merge_many(PGconn *conn, int64_t account_id,
-    struct store_batch *batches, size_t nbatches, int scanner_window_s,
-    int64_t now_ms, struct store_touched **touched, size_t *touched_count,
+    struct store_batch *batches, size_t nbatches,
+    const struct store_scanner *scanner, int64_t now_ms,
+    struct store_touched **touched, size_t *touched_count,
     struct err *err) MUST_CHECK;
-
-/*
- * Stages batch (verdicts already decided) and merges it.  provider is
- * "native" or a sender name; scanner_window_s is the click-after-delivery
- * window; now_ms the service clock.  Must run inside BEGIN ... COMMIT on
- * conn.  On success fills counts and *touched (an array of *touched_count
- * contacts, caller frees).
- */
-bool store_events_merge(PGconn *conn, int64_t account_id, const char *provider,
-    const struct event_batch *batch, int scanner_window_s, int64_t now_ms,
-    struct store_write_counts *counts, struct store_touched **touched,
-    size_t *touched_count, struct err *err) MUST_CHECK;
 
 /* Writes each touched contact's band (parallel arrays). */
 bool store_bands_update(PGconn *conn, int64_t account_id,

@@ -145,6 +145,12 @@ static const struct config_key config_keys[] = {
 	{ "ingest", "scanner_window_s", KEY_INT, FIELD(scanner_window_s), "10",
 	    0, 3600, 0, NULL,
 	    "a click this soon after delivery is a link scanner's; 0: off" },
+	{ "ingest", "scanner_burst_links", KEY_INT, FIELD(scanner_burst_links),
+	    "3", 0, 1000, 0, NULL,
+	    "clicks on this many different links of one message within the burst window are a scanner's; 0: off" },
+	{ "ingest", "scanner_burst_window_s", KEY_INT,
+	    FIELD(scanner_burst_window_s), "2", 0, 3600, 0, NULL,
+	    "the burst window, in seconds" },
 	{ "ingest", "scanner_user_agents", KEY_STRING,
 	    FIELD(scanner_user_agents), DEFAULT_SCANNER_AGENTS, 0, 0, 0, NULL,
 	    "comma-separated user-agent substrings of link scanners "

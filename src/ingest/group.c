@@ -69,11 +69,15 @@ group_prepare(struct ingest *ing, int64_t account_id,
     struct err *err)
 {
 	struct store_touched *touched = NULL;
+	struct store_scanner scanner;
 	size_t touched_count = 0;
 	PGconn *conn;
 	bool ok;
 
 	*broken = false;
+	scanner.window_s = ing->rules.scanner_window_s;
+	scanner.burst_links = ing->rules.burst_links;
+	scanner.burst_window_s = ing->rules.burst_window_s;
 	conn = db_pool_acquire(ing->pool, 5000, err);
 	if (conn == NULL) {
 		*broken = true;
@@ -81,8 +85,7 @@ group_prepare(struct ingest *ing, int64_t account_id,
 	}
 	ok = db_command(conn, "begin", "BEGIN", 0, NULL, err) &&
 	     store_events_merge_many(conn, account_id, batches, nbatches,
-		 ing->rules.scanner_window_s, now_ms, &touched, &touched_count,
-		 err) &&
+		 &scanner, now_ms, &touched, &touched_count, err) &&
 	     write_bands(ing, conn, account_id, touched, touched_count, err);
 	free(touched);
 	if (ok)

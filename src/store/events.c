@@ -126,8 +126,11 @@ static struct db_statement SQL_EVENTS_INSERT = { "st_events_insert",
 	" JOIN ins USING (provider, event_key) GROUP BY f.req",
 	2 };
 
-/* Clicks and unsubscribes within the window after delivery (type 1) are a
- * scanner's (verdict 3), whichever of the two events arrived first. */
+/*
+ * Clicks and unsubscribes within the window after delivery (type 1), and
+ * clicks that belong to a burst over many different links of the message,
+ * are a scanner's (verdict 3), in whatever order the events arrived.
+ */
 static struct db_statement SQL_SCANNER_TIMING = { "st_scanner_timing",
 	"UPDATE events e SET verdict = 3"
 	" WHERE e.account_id = $1 AND e.event_pk = ANY (ARRAY("
@@ -143,8 +146,20 @@ static struct db_statement SQL_SCANNER_TIMING = { "st_scanner_timing",
 	"   AND k.message_id = a.message_id AND k.type IN (3, 5)"
 	"   AND k.verdict = 1 AND k.occurred_at >= dl.delivered_at"
 	"   AND k.occurred_at <= dl.delivered_at"
-	"    + make_interval(secs => $2::integer) OFFSET 0) x))",
-	2 };
+	"    + make_interval(secs => $2::integer)"
+	/* or one of a burst of clicks on many different links */
+	"   UNION SELECT k.event_pk FROM events k"
+	"   WHERE $3::integer > 0 AND k.account_id = $1"
+	"   AND k.contact_pk = a.contact_pk AND k.message_id = a.message_id"
+	"   AND k.type = 3 AND k.verdict = 1"
+	"   AND (SELECT count(DISTINCT j.url) FROM events j"
+	"    WHERE j.account_id = $1 AND j.contact_pk = k.contact_pk"
+	"    AND j.message_id = k.message_id AND j.type = 3"
+	"    AND j.occurred_at BETWEEN"
+	"     k.occurred_at - make_interval(secs => $4::integer)"
+	"     AND k.occurred_at + make_interval(secs => $4::integer))"
+	"    >= $3::integer) x))",
+	4 };
 
 /*
  * Each touched message, recomputed from all its events.  Opened means a
@@ -405,14 +420,14 @@ touched_from_result(
 
 bool
 store_events_merge_many(PGconn *conn, int64_t account_id,
-    struct store_batch *batches, size_t nbatches, int scanner_window_s,
-    int64_t now_ms, struct store_touched **touched, size_t *touched_count,
-    struct err *err)
+    struct store_batch *batches, size_t nbatches,
+    const struct store_scanner *scanner, int64_t now_ms,
+    struct store_touched **touched, size_t *touched_count, struct err *err)
 {
-	char account[24], now[24], window[16];
+	char account[24], now[24], window[16], links[16], burst[16];
 	const char *p_acct[1] = { account };
 	const char *p_ins[2] = { account, now };
-	const char *p_win[2] = { account, window };
+	const char *p_win[4] = { account, window, links, burst };
 	const char *p_now[2] = { account, now };
 	PGresult *res;
 
@@ -422,7 +437,9 @@ store_events_merge_many(PGconn *conn, int64_t account_id,
 		memset(&batches[i].counts, 0, sizeof(batches[i].counts));
 	snprintf(account, sizeof(account), "%" PRId64, account_id);
 	snprintf(now, sizeof(now), "%" PRId64, now_ms);
-	snprintf(window, sizeof(window), "%d", scanner_window_s);
+	snprintf(window, sizeof(window), "%d", scanner->window_s);
+	snprintf(links, sizeof(links), "%d", scanner->burst_links);
+	snprintf(burst, sizeof(burst), "%d", scanner->burst_window_s);
 
 	if (!stage_fill(conn, batches, nbatches, err) ||
 	    !drop_erased(conn, p_acct, batches, nbatches, err) ||
@@ -437,20 +454,6 @@ store_events_merge_many(PGconn *conn, int64_t account_id,
 	touched_from_result(res, touched, touched_count);
 	PQclear(res);
 	return true;
-}
-
-bool
-store_events_merge(PGconn *conn, int64_t account_id, const char *provider,
-    const struct event_batch *batch, int scanner_window_s, int64_t now_ms,
-    struct store_write_counts *counts, struct store_touched **touched,
-    size_t *touched_count, struct err *err)
-{
-	struct store_batch one = { provider, batch, { 0, 0, 0 } };
-	bool ok = store_events_merge_many(conn, account_id, &one, 1,
-	    scanner_window_s, now_ms, touched, touched_count, err);
-
-	*counts = one.counts;
-	return ok;
 }
 
 bool

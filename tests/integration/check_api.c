@@ -376,6 +376,53 @@ START_TEST(band_listing_batch_put_and_erase)
 }
 END_TEST
 
+START_TEST(scanner_bursts_and_truncated_addresses)
+{
+	json_t *card;
+
+	/* three different links clicked within a second: a scanner; two
+	 * links a second apart on another message: a person */
+	json_decref(post_events(
+	    "["
+	    "{\"type\":\"delivered\",\"contact_id\":\"burst\","
+	    "\"message_id\":\"b1\",\"occurred_at\":\"2025-12-01T09:00:00Z\"},"
+	    "{\"type\":\"click\",\"contact_id\":\"burst\",\"message_id\":\"b1\","
+	    "\"url\":\"https://x.test/1\",\"occurred_at\":\"2025-12-01T09:05:00Z\"},"
+	    "{\"type\":\"click\",\"contact_id\":\"burst\",\"message_id\":\"b1\","
+	    "\"url\":\"https://x.test/2\",\"occurred_at\":\"2025-12-01T09:05:00.400Z\"},"
+	    "{\"type\":\"click\",\"contact_id\":\"burst\",\"message_id\":\"b1\","
+	    "\"url\":\"https://x.test/3\",\"occurred_at\":\"2025-12-01T09:05:00.800Z\"},"
+	    "{\"type\":\"delivered\",\"contact_id\":\"burst\","
+	    "\"message_id\":\"b2\",\"occurred_at\":\"2025-12-02T09:00:00Z\"},"
+	    "{\"type\":\"click\",\"contact_id\":\"burst\",\"message_id\":\"b2\","
+	    "\"url\":\"https://x.test/1\",\"occurred_at\":\"2025-12-02T10:00:00Z\","
+	    "\"ip\":\"203.0.113.45\"},"
+	    "{\"type\":\"click\",\"contact_id\":\"burst\",\"message_id\":\"b2\","
+	    "\"url\":\"https://x.test/2\",\"occurred_at\":\"2025-12-02T10:00:01Z\","
+	    "\"ip\":\"2001:db8:1234:5678::1\"}]",
+	    202));
+	ck_assert_int_eq(harness_sql_int(db, "SELECT count(*) FROM events"
+					     " WHERE message_id = 'b1'"
+					     " AND verdict = 3"),
+	    3);
+	ck_assert_int_eq(harness_sql_int(db, "SELECT count(*) FROM events"
+					     " WHERE message_id = 'b2'"
+					     " AND verdict = 1"),
+	    2);
+	card = get_json("/v1/contacts/burst/scorecard", 200);
+	ck_assert_int_eq(jint(card, "insights.bot_clicks_excluded"), 3);
+	ck_assert_int_eq(jint(card, "insights.messages_opened"), 1);
+	json_decref(card);
+	/* addresses are kept only as their network */
+	ck_assert_int_eq(harness_sql_int(db, "SELECT count(*) FROM events"
+					     " WHERE ip = '203.0.113.0'"),
+	    1);
+	ck_assert_int_eq(harness_sql_int(db, "SELECT count(*) FROM events"
+					     " WHERE ip = '2001:db8:1234::'"),
+	    1);
+}
+END_TEST
+
 START_TEST(database_outage_then_retry_stored_once)
 {
 	const char *body = "[{\"event_id\":\"out-1\",\"type\":\"delivered\","
@@ -421,6 +468,7 @@ main(void)
 	tcase_add_test(tc, cold_contact_is_red_and_machine_only_is_gray);
 	tcase_add_test(tc, bad_input_changes_nothing);
 	tcase_add_test(tc, band_listing_batch_put_and_erase);
+	tcase_add_test(tc, scanner_bursts_and_truncated_addresses);
 	tcase_add_test(tc, database_outage_then_retry_stored_once);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -616,8 +616,8 @@ START_TEST(test_print_table)
 	ck_assert_int_ge(fd, 0);
 	close(fd);
 	table_keys(&keys, path);
-	/* 32 service keys and 9 for each of the 8 senders. */
-	ck_assert_int_eq(keys.count, 32 + 9 * CFG_SENDER_COUNT);
+	/* 34 service keys and 9 for each of the 8 senders. */
+	ck_assert_int_eq(keys.count, 34 + 9 * CFG_SENDER_COUNT);
 	ck_assert(list_has(&keys, "http.listen"));
 	ck_assert(list_has(&keys, "mailjet.replay_window_s"));
 	assert_file_matches_defaults(path, &keys);
