@@ -6,8 +6,9 @@
 #       FUZZ_JOBS at a time (default 2), under nice; for fuzz_<name> the
 #       committed seeds in tests/fuzz/corpus/<name>/ are read, new inputs
 #       go to build/fuzz/corpus/<name>/, crashes to
-#       build/fuzz/artifacts/<name>/ and the log to build/fuzz/logs/<name>.log.  Prints the
-#       executions of each run; exits 1 when any harness found a crash.
+#       build/fuzz/artifacts/<name>/ and the log to build/fuzz/logs/<name>.log;
+#       leaks listed in tests/fuzz/lsan.supp (known, reported) are ignored.
+#       Prints the executions of each run; exits 1 when any harness crashed.
 #   scripts/fuzz.sh seeds
 #       rebuilds tests/fuzz/corpus/ from tests/data (needs jq).
 #   scripts/fuzz.sh repro HARNESS FILE...
@@ -22,7 +23,7 @@ seeds=$root/tests/fuzz/corpus
 data=$root/tests/data
 
 usage() {
-	sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -44,6 +45,11 @@ run_one() {
 		-max_len=16384
 	if [ -f "$dict" ]; then
 		set -- "$@" -dict="$dict"
+	fi
+	supp=$root/tests/fuzz/lsan.supp
+	if grep -q '^leak:' "$supp" 2>/dev/null; then
+		LSAN_OPTIONS="suppressions=$supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+		export LSAN_OPTIONS
 	fi
 	(cd "$root" && nice -n 10 "$bin/$name" "$@" "$work" \
 		"$seeds/$short" >"$log" 2>&1)

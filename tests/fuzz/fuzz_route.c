@@ -160,17 +160,6 @@ fuzz_methods(const uint8_t *data, size_t size)
 	char *methods, *method;
 
 	split(data, size, &methods, &method);
-	/*
-	 * TODO: an empty method is "listed" whenever methods starts with a
-	 * space (tests/fuzz/crashes/route-method-listed-empty-method, pinned
-	 * in check_regressions.c); skipped here so the run goes on past it
-	 * until src/http/route.c is fixed.
-	 */
-	if (method[0] == '\0') {
-		free(methods);
-		free(method);
-		return;
-	}
 	if (http_method_listed(methods, method))
 		FUZZ_CHECK(
 		    method[0] != '\0' && strstr(methods, method) != NULL);

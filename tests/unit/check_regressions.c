@@ -9,6 +9,7 @@
  * test also picks one that misleads the release build.
  */
 #include <check.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,6 +265,60 @@ START_TEST(test_sendgrid_timestamp_overflow)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------- */
+/* SparkPost: leak on an event without a type                              */
+/* ---------------------------------------------------------------------- */
+
+/* Bytes the C library's allocator has handed out and not taken back. */
+static size_t
+heap_in_use(void)
+{
+	return mallinfo2().uordblks;
+}
+
+/*
+ * tests/fuzz/crashes/senders-sparkpost-leak-no-type: an event with a
+ * "bounce_class" but no "type" is refused with a 400, and the copy of the
+ * bounce class made before the check is never freed.  Wrong in
+ * src/senders/sparkpost.c, parse_event.  Measured with the allocator's
+ * own count, so the release build shows it too (the sanitizer build's
+ * leak checker reports it at exit).
+ */
+START_TEST(test_sparkpost_no_type_leaks_nothing)
+{
+	const char *body = "[{\"msys\":{\"message_event\":{"
+			   "\"bounce_class\":\"10\",\"timestamp\":"
+			   "\"1767258008\",\"rcpt_to\":\"carol@example.net\","
+			   "\"event_id\":\"92356927693800003\"}}}]";
+	const struct header_pair headers[] = { { "Content-Type",
+						   "application/json" },
+		{ "Authorization",
+		    "Basic c3AtaG9vazp0ZXN0LXNwLXBhc3N3b3JkLTAwMDE=" },
+		{ NULL, NULL } };
+	const struct sender_secrets secrets = { .username = "sp-hook",
+		.password = "test-sp-password-0001" };
+	struct sender_result out;
+	struct err err;
+	size_t before;
+
+	ck_assert_int_eq(run("sparkpost", body, headers, &secrets, &out, &err),
+	    SENDER_MALFORMED);
+	ck_assert_int_eq(err.status, 400);
+	ck_assert_uint_eq(out.batch.count, 0);
+	sender_result_clear(&out);
+
+	before = heap_in_use();
+	for (int i = 0; i < 200; i++) {
+		ck_assert_int_eq(
+		    run("sparkpost", body, headers, &secrets, &out, &err),
+		    SENDER_MALFORMED);
+		sender_result_clear(&out);
+	}
+	/* 200 leaked copies would hold at least 200 * 16 bytes. */
+	ck_assert_uint_lt(heap_in_use() - before, 1024);
+}
+END_TEST
+
 static Suite *
 regressions_suite(void)
 {
@@ -271,6 +326,7 @@ regressions_suite(void)
 	TCase *route = tcase_create("route");
 	TCase *mailgun = tcase_create("mailgun");
 	TCase *sendgrid = tcase_create("sendgrid");
+	TCase *sparkpost = tcase_create("sparkpost");
 
 	tcase_add_test(route, test_method_listed_empty_method);
 	suite_add_tcase(s, route);
@@ -280,6 +336,8 @@ regressions_suite(void)
 	    sendgrid, sendgrid_key_setup, sendgrid_key_teardown);
 	tcase_add_test(sendgrid, test_sendgrid_timestamp_overflow);
 	suite_add_tcase(s, sendgrid);
+	tcase_add_test(sparkpost, test_sparkpost_no_type_leaks_nothing);
+	suite_add_tcase(s, sparkpost);
 	return s;
 }
 
