@@ -61,9 +61,11 @@ parse_event(const json_t *data, size_t index, struct sender_result *out,
 	bool keep;
 	int64_t ms;
 
-	if (type == NULL)
+	if (type == NULL) {
+		free(cls);
 		return sender_malformed(
 		    err, "element %zu has no \"type\"", index);
+	}
 	keep = sparkpost_classify(type, cls, &kind);
 	free(cls);
 	if (!keep) {
