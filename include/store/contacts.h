@@ -31,6 +31,8 @@ struct store_contact {
 	bool hard_bounced;
 	bool unsubscribed;
 	bool complained;
+	bool scored; /* stored holds the last write's scoring */
+	struct model_score stored;
 };
 
 void store_contact_free(struct store_contact *c);

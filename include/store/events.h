@@ -56,9 +56,12 @@ bool store_events_merge_many(PGconn *conn, int64_t account_id,
     struct store_touched **touched, size_t *touched_count,
     struct err *err) MUST_CHECK;
 
-/* Writes each touched contact's band (parallel arrays). */
-bool store_bands_update(PGconn *conn, int64_t account_id,
-    const int64_t *contact_pks, const int *bands, size_t count,
+/*
+ * Stores each contact's scorecard numbers (band, score, rates, codes), so
+ * a read needs no model arithmetic.  Parallel arrays of count entries.
+ */
+bool store_scores_update(PGconn *conn, int64_t account_id,
+    const int64_t *contact_pks, const struct model_score *scores, size_t count,
     struct err *err) MUST_CHECK;
 
 /* Parses the contacts.history text into summary->history. */

@@ -40,7 +40,13 @@ scorecard_json(const struct store_contact *c, const struct model_params *p,
 	struct model_score s;
 	json_t *insights, *card;
 
-	model_score(p, th, &c->summary, &s);
+	/* the writer scored the contact when its events last changed (and a
+	 * refit re-scores everyone); only a contact without events yet is
+	 * scored here */
+	if (c->scored)
+		s = c->stored;
+	else
+		model_score(p, th, &c->summary, &s);
 	insights = json_pack("{s:i,s:i,s:o,s:o,s:i,s:i,s:i,s:i,s:s}",
 	    "messages_delivered", c->messages_delivered, "messages_opened",
 	    c->summary.x, "last_open_at", time_or_null(c->last_open_at_ms),

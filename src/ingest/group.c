@@ -34,27 +34,25 @@ static pthread_cond_t group_changed = PTHREAD_COND_INITIALIZER;
 static struct group_job *queue_head;
 static bool group_running;
 
+/* Scores every touched contact with the account's model and stores it. */
 static bool
-write_bands(struct ingest *ing, PGconn *conn, int64_t account_id,
+write_scores(struct ingest *ing, PGconn *conn, int64_t account_id,
     const struct store_touched *touched, size_t count, struct err *err)
 {
 	struct model_params params;
 	int64_t *pks = xcalloc(count, sizeof(*pks));
-	int *bands = xcalloc(count, sizeof(*bands));
+	struct model_score *scores = xcalloc(count, sizeof(*scores));
 	bool ok;
 
 	fits_params(ing->pool, account_id, &params);
 	for (size_t i = 0; i < count; i++) {
-		struct model_score score;
-
 		model_score(
-		    &params, &ing->thresholds, &touched[i].summary, &score);
+		    &params, &ing->thresholds, &touched[i].summary, &scores[i]);
 		pks[i] = touched[i].contact_pk;
-		bands[i] = (int)score.band;
 	}
-	ok = store_bands_update(conn, account_id, pks, bands, count, err);
+	ok = store_scores_update(conn, account_id, pks, scores, count, err);
 	free(pks);
-	free(bands);
+	free(scores);
 	return ok;
 }
 
@@ -86,7 +84,7 @@ group_prepare(struct ingest *ing, int64_t account_id,
 	ok = db_command(conn, "begin", "BEGIN", 0, NULL, err) &&
 	     store_events_merge_many(conn, account_id, batches, nbatches,
 		 &scanner, now_ms, &touched, &touched_count, err) &&
-	     write_bands(ing, conn, account_id, touched, touched_count, err);
+	     write_scores(ing, conn, account_id, touched, touched_count, err);
 	free(touched);
 	if (ok)
 		return conn;

@@ -30,7 +30,9 @@
 	"  to_timestamp($2::bigint / 1000.0) - interval '30 days'),"           \
 	" (SELECT count(*) FROM messages m WHERE m.account_id = c.account_id"  \
 	"  AND m.contact_pk = c.contact_pk AND m.clicked_at >="                \
-	"  to_timestamp($2::bigint / 1000.0) - interval '30 days')"            \
+	"  to_timestamp($2::bigint / 1000.0) - interval '30 days'),"           \
+	" c.score, c.predicted_open_rate, c.p_alive, c.risk, c.band,"          \
+	" c.recommendation, c.confidence, c.trend"                             \
 	" FROM contacts c "
 
 static struct db_statement SQL_BY_CRM = { "st_by_crm",
@@ -124,6 +126,19 @@ read_row(const PGresult *res, int r, struct store_contact *c)
 	c->clicks_30d = (int)db_int64(res, r, 18);
 	c->summary.suppressed =
 	    c->hard_bounced || c->unsubscribed || c->complained;
+	c->scored = !PQgetisnull(res, r, 19);
+	if (c->scored) {
+		c->stored.score = atof(PQgetvalue(res, r, 19));
+		c->stored.predicted_open_rate = atof(PQgetvalue(res, r, 20));
+		c->stored.p_alive = atof(PQgetvalue(res, r, 21));
+		c->stored.risk = atof(PQgetvalue(res, r, 22));
+		c->stored.band = (enum model_band)db_int64(res, r, 23);
+		c->stored.recommendation =
+		    (enum model_recommendation)db_int64(res, r, 24);
+		c->stored.confidence =
+		    (enum model_confidence)db_int64(res, r, 25);
+		c->stored.trend = (enum model_trend)db_int64(res, r, 26);
+	}
 }
 
 static void

@@ -8,6 +8,7 @@
  * with the name beside.
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,12 +255,17 @@ static struct db_statement SQL_CONTACTS_SUMMARY = { "st_contacts_summary",
 	" c.hard_bounced OR c.unsubscribed OR c.complained",
 	2 };
 
-static struct db_statement SQL_BANDS_UPDATE = { "st_bands_update",
-	"UPDATE contacts c SET band = v.band"
-	" FROM unnest($2::bigint[], $3::smallint[]) AS v(pk, band)"
-	" WHERE c.account_id = $1 AND c.contact_pk = v.pk AND c.band <> v.band"
+static struct db_statement SQL_SCORES_UPDATE = { "st_scores_update",
+	"UPDATE contacts c SET band = v.band, score = v.score,"
+	" predicted_open_rate = v.rate, p_alive = v.alive, risk = v.risk,"
+	" recommendation = v.rec, confidence = v.conf, trend = v.trend"
+	" FROM unnest($2::bigint[], $3::smallint[], $4::real[],"
+	"  $5::float8[], $6::float8[], $7::float8[], $8::smallint[],"
+	"  $9::smallint[], $10::smallint[])"
+	"  AS v(pk, band, score, rate, alive, risk, rec, conf, trend)"
+	" WHERE c.account_id = $1 AND c.contact_pk = v.pk"
 	" AND c.contact_pk = ANY ($2::bigint[])",
-	3 };
+	10 };
 
 #define STAGE_COLUMNS 16
 
@@ -456,29 +462,49 @@ store_events_merge_many(PGconn *conn, int64_t account_id,
 	return true;
 }
 
-bool
-store_bands_update(PGconn *conn, int64_t account_id, const int64_t *contact_pks,
-    const int *bands, size_t count, struct err *err)
+/* Appends a double with enough digits to come back the same. */
+static void
+array_double(struct pgarray *arr, double v)
 {
-	struct pgarray pks, vals;
+	char buf[40];
+
+	snprintf(buf, sizeof(buf), "%.17g", isfinite(v) ? v : 0.0);
+	pgarray_text(arr, buf);
+}
+
+bool
+store_scores_update(PGconn *conn, int64_t account_id,
+    const int64_t *contact_pks, const struct model_score *scores, size_t count,
+    struct err *err)
+{
+	struct pgarray col[9];
 	char account[24];
-	const char *params[3];
+	const char *params[10];
 	bool ok;
 
 	if (count == 0)
 		return true;
 	snprintf(account, sizeof(account), "%" PRId64, account_id);
-	pgarray_init(&pks);
-	pgarray_init(&vals);
+	for (int i = 0; i < 9; i++)
+		pgarray_init(&col[i]);
 	for (size_t i = 0; i < count; i++) {
-		pgarray_int(&pks, contact_pks[i]);
-		pgarray_int(&vals, bands[i]);
+		const struct model_score *sc = &scores[i];
+
+		pgarray_int(&col[0], contact_pks[i]);
+		pgarray_int(&col[1], sc->band);
+		array_double(&col[2], sc->score);
+		array_double(&col[3], sc->predicted_open_rate);
+		array_double(&col[4], sc->p_alive);
+		array_double(&col[5], sc->risk);
+		pgarray_int(&col[6], sc->recommendation);
+		pgarray_int(&col[7], sc->confidence);
+		pgarray_int(&col[8], sc->trend);
 	}
 	params[0] = account;
-	params[1] = pgarray_finish(&pks);
-	params[2] = pgarray_finish(&vals);
-	ok = db_run_command(conn, &SQL_BANDS_UPDATE, params, err);
-	pgarray_free(&pks);
-	pgarray_free(&vals);
+	for (int i = 0; i < 9; i++)
+		params[i + 1] = pgarray_finish(&col[i]);
+	ok = db_run_command(conn, &SQL_SCORES_UPDATE, params, err);
+	for (int i = 0; i < 9; i++)
+		pgarray_free(&col[i]);
 	return ok;
 }

@@ -162,15 +162,15 @@ save_fit(PGconn *conn, const char *account, const struct model_params *p,
 	    conn, "save a model fit", SQL_FIT_SAVE, 14, params, err);
 }
 
-/* Re-bands every contact in chunks, each one statement. */
+/* Re-scores every contact in chunks, each one statement. */
 static bool
-reband(PGconn *conn, int64_t account_id, const PGresult *res,
+rescore(PGconn *conn, int64_t account_id, const PGresult *res,
     const struct model_summary *sums, const struct model_params *p,
     const struct model_thresholds *th, struct err *err)
 {
 	int rows = PQntuples(res);
 	int64_t *pks = xcalloc(REBAND_CHUNK, sizeof(*pks));
-	int *bands = xcalloc(REBAND_CHUNK, sizeof(*bands));
+	struct model_score *scores = xcalloc(REBAND_CHUNK, sizeof(*scores));
 	bool ok = true;
 
 	for (int start = 0; start < rows && ok; start += REBAND_CHUNK) {
@@ -178,17 +178,14 @@ reband(PGconn *conn, int64_t account_id, const PGresult *res,
 		    rows - start < REBAND_CHUNK ? rows - start : REBAND_CHUNK;
 
 		for (int i = 0; i < count; i++) {
-			struct model_score score;
-
-			model_score(p, th, &sums[start + i], &score);
+			model_score(p, th, &sums[start + i], &scores[i]);
 			pks[i] = db_int64(res, start + i, 0);
-			bands[i] = (int)score.band;
 		}
-		ok = store_bands_update(
-		    conn, account_id, pks, bands, (size_t)count, err);
+		ok = store_scores_update(
+		    conn, account_id, pks, scores, (size_t)count, err);
 	}
 	free(pks);
-	free(bands);
+	free(scores);
 	return ok;
 }
 
@@ -228,7 +225,7 @@ fits_refit(struct db_pool *pool, int64_t account_id,
 	(void)model_fit(sums, (size_t)rows, &fitted, report);
 	if (!db_command(conn, "begin a refit", "BEGIN", 0, NULL, err) ||
 	    !save_fit(conn, account, &fitted, report, err) ||
-	    !reband(conn, account_id, res, sums, &fitted, th, err) ||
+	    !rescore(conn, account_id, res, sums, &fitted, th, err) ||
 	    !db_command(conn, "commit a refit", "COMMIT", 0, NULL, err))
 		goto out;
 	cache_store(account_id, &fitted);

@@ -423,6 +423,36 @@ START_TEST(scanner_bursts_and_truncated_addresses)
 }
 END_TEST
 
+START_TEST(refit_on_demand_is_recorded)
+{
+	struct harness_reply reply;
+	json_t *r;
+
+	json_decref(post_events(
+	    "[{\"type\":\"delivered\",\"contact_id\":\"f1\","
+	    "\"message_id\":\"f1m\",\"occurred_at\":\"2025-12-01T09:00:00Z\"}]",
+	    202));
+	ck_assert_int_eq(
+	    harness_send_json(&srv, "POST", "/v1/admin/refit", "", &reply),
+	    200);
+	r = harness_json_parse(reply.body);
+	harness_reply_free(&reply);
+	/* one contact is far too few to fit: the defaults stay, and say so */
+	ck_assert(json_is_true(json_object_get(r, "used_defaults")));
+	ck_assert_int_eq(jint(r, "contacts"), 1);
+	json_decref(r);
+	ck_assert_int_eq(
+	    harness_sql_int(db, "SELECT count(*) FROM model_fits"
+				" WHERE account_id = 1"
+				" AND used_defaults AND contacts = 1"),
+	    1);
+	/* every contact was re-scored with the parameters in force */
+	ck_assert_int_eq(harness_sql_int(db, "SELECT count(*) FROM contacts"
+					     " WHERE score IS NULL"),
+	    0);
+}
+END_TEST
+
 START_TEST(database_outage_then_retry_stored_once)
 {
 	const char *body = "[{\"event_id\":\"out-1\",\"type\":\"delivered\","
@@ -469,6 +499,7 @@ main(void)
 	tcase_add_test(tc, bad_input_changes_nothing);
 	tcase_add_test(tc, band_listing_batch_put_and_erase);
 	tcase_add_test(tc, scanner_bursts_and_truncated_addresses);
+	tcase_add_test(tc, refit_on_demand_is_recorded);
 	tcase_add_test(tc, database_outage_then_retry_stored_once);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
