@@ -308,6 +308,14 @@ cmd_serve(struct service *svc)
 	return 0;
 }
 
+/* Server notices ("already exists, skipping") are not for the operator. */
+static void
+quiet_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 /* Opens one connection for the administrative commands. */
 static PGconn *
 admin_connect(const struct config *cfg)
@@ -320,6 +328,7 @@ admin_connect(const struct config *cfg)
 		PQfinish(conn);
 		return NULL;
 	}
+	PQsetNoticeProcessor(conn, quiet_notice, NULL);
 	return conn;
 }
 
@@ -409,7 +418,12 @@ cmd_account(const struct config *cfg, int argc, char **argv)
 	if (conn == NULL)
 		return 1;
 	if (strcmp(argv[0], "create") == 0 && argc > 1) {
-		if (keys_account_create(conn, argv[1], &id, &err)) {
+		int64_t existing;
+
+		if (keys_account_id(conn, argv[1], &existing, &err) == 1) {
+			log_error(
+			    "an account named \"%s\" exists already", argv[1]);
+		} else if (keys_account_create(conn, argv[1], &id, &err)) {
 			printf("%" PRId64 "\t%s\n", id, argv[1]);
 			rc = 0;
 		}
