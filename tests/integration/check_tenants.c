@@ -2,9 +2,15 @@
  * check_tenants.c - accounts are kept apart: a key reaches its own
  * account's contacts only (and learns nothing about others: 404, not 403),
  * each account's webhook credentials are its own, the admin commands
- * manage accounts and keys, and the per-key rate limit answers 429.
+ * manage accounts and keys, the per-key rate limit answers 429, and the
+ * body, batch and slow-sender limits hold.
  */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +204,69 @@ START_TEST(rate_limit_per_key)
 }
 END_TEST
 
+/* Opens a connection, sends half a request, and reports whether the
+ * server closed it within wait_s seconds. */
+static bool
+slow_sender_cut_off(int port, int wait_s)
+{
+	struct sockaddr_in addr;
+	struct timeval tv = { wait_s, 0 };
+	const char *half = "POST /v1/events HTTP/1.1\r\nHost: x\r\n";
+	char buf[256];
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ssize_t n;
+
+	ck_assert_int_ge(fd, 0);
+	memset(&addr, 0, sizeof(addr));
+	addr.sin_family = AF_INET;
+	addr.sin_port = htons((uint16_t)port);
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(
+	    connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	ck_assert_int_eq(write(fd, half, strlen(half)), (ssize_t)strlen(half));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	return n >= 0; /* 0: closed; an answer also ends it; -1: timed out */
+}
+
+START_TEST(request_limits)
+{
+	struct harness_reply reply;
+	static char big[4096];
+	const char *four = "[{\"type\":\"delivered\",\"contact_id\":\"l\","
+			   "\"message_id\":\"1\",\"occurred_at\":1767258000},"
+			   "{\"type\":\"delivered\",\"contact_id\":\"l\","
+			   "\"message_id\":\"2\",\"occurred_at\":1767258000},"
+			   "{\"type\":\"delivered\",\"contact_id\":\"l\","
+			   "\"message_id\":\"3\",\"occurred_at\":1767258000},"
+			   "{\"type\":\"delivered\",\"contact_id\":\"l\","
+			   "\"message_id\":\"4\",\"occurred_at\":1767258000}]";
+
+	harness_db_create("limits", db, sizeof(db));
+	harness_server_start(&srv, db,
+	    "[clock]\npin = 2026-01-01T10:00:00Z\n"
+	    "[http]\nmax_body_bytes = 2048\nmax_batch_events = 3\n"
+	    "connection_timeout_s = 1\n");
+	memset(big, ' ', sizeof(big) - 1);
+	big[0] = '[';
+	big[sizeof(big) - 2] = ']';
+	ck_assert_int_eq(
+	    call("test-key", "POST", "/v1/events", big, &reply), 413);
+	harness_reply_free(&reply);
+	ck_assert_int_eq(
+	    call("test-key", "POST", "/v1/events", four, &reply), 413);
+	harness_reply_free(&reply);
+	ck_assert_int_eq(harness_sql_int(db, "SELECT count(*) FROM events"), 0);
+	ck_assert_msg(slow_sender_cut_off(srv.port, 5),
+	    "a sender that stops half way is not cut off");
+	/* the service still serves */
+	ck_assert_int_eq(harness_get(&srv, "/healthz", &reply), 200);
+	harness_reply_free(&reply);
+	ck_assert_int_eq(harness_server_stop(&srv), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -209,6 +278,7 @@ main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, accounts_are_kept_apart);
 	tcase_add_test(tc, rate_limit_per_key);
+	tcase_add_test(tc, request_limits);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
