@@ -170,6 +170,18 @@ char *sender_contact_from_json_text(const char *text);
 /* --- times ------------------------------------------------------------- */
 
 /* Unix seconds as an integer, a real or a numeric string, to ms. */
+/* Parses one event (item is element index of the body) into out. */
+typedef enum sender_status (*sender_event_fn)(const json_t *item, size_t index,
+    struct sender_result *out, struct err *err);
+
+/*
+ * Calls parse for every element of root, a JSON array; with lone_object,
+ * a single object is taken as a batch of one (senders that post either).
+ * Stops at the first failure and returns it; anything else is malformed.
+ */
+enum sender_status sender_each_event(const json_t *root, bool lone_object,
+    sender_event_fn parse, struct sender_result *out, struct err *err);
+
 /*
  * True when text is a decimal Unix time in seconds within window_s of
  * now_ms (either side); any well-formed time when window_s is 0.  Bad text

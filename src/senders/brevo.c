@@ -102,25 +102,14 @@ brevo_handle(const struct sender_request *req,
     const struct sender_secrets *secrets, struct sender_result *out,
     struct err *err)
 {
-	json_t *root = NULL, *item;
+	json_t *root = NULL;
 	enum sender_status st;
-	size_t i;
 
 	st = sender_check_http_auth(req, secrets, "brevo", NULL, err);
 	if (st == SENDER_OK)
 		st = sender_parse_json(req, &root, err);
-	if (st == SENDER_OK && json_is_object(root)) {
-		st = parse_event(root, 0, out, err);
-	} else if (st == SENDER_OK && json_is_array(root)) {
-		json_array_foreach(root, i, item)
-		{
-			st = parse_event(item, i, out, err);
-			if (st != SENDER_OK)
-				break;
-		}
-	} else if (st == SENDER_OK) {
-		st = sender_malformed(err, "expected a JSON object or array");
-	}
+	if (st == SENDER_OK)
+		st = sender_each_event(root, true, parse_event, out, err);
 	json_decref(root);
 	return sender_finish(out, st);
 }

@@ -570,6 +570,29 @@ scaled_ms(const json_t *value, double scale, int64_t *ms)
 	return true;
 }
 
+enum sender_status
+sender_each_event(const json_t *root, bool lone_object, sender_event_fn parse,
+    struct sender_result *out, struct err *err)
+{
+	enum sender_status st = SENDER_OK;
+	const json_t *item;
+	size_t i;
+
+	if (lone_object && json_is_object(root))
+		return parse(root, 0, out, err);
+	if (!json_is_array(root))
+		return sender_malformed(
+		    err, lone_object ? "expected a JSON object or array"
+				     : "expected a JSON array of events");
+	json_array_foreach(root, i, item)
+	{
+		st = parse(item, i, out, err);
+		if (st != SENDER_OK)
+			break;
+	}
+	return st;
+}
+
 bool
 sender_timestamp_fresh(const char *text, int64_t now_ms, int64_t window_s)
 {

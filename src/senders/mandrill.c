@@ -147,9 +147,8 @@ parse_events(
 	const struct sender_form_field *f =
 	    sender_form_get(form, "mandrill_events");
 	json_error_t jerr;
-	json_t *root, *item;
-	enum sender_status st = SENDER_OK;
-	size_t i;
+	json_t *root;
+	enum sender_status st;
 
 	if (f == NULL)
 		return sender_malformed(err, "no \"mandrill_events\" field");
@@ -159,12 +158,7 @@ parse_events(
 		return sender_malformed(
 		    err, "\"mandrill_events\" is not a JSON array");
 	}
-	json_array_foreach(root, i, item)
-	{
-		st = parse_event(item, i, out, err);
-		if (st != SENDER_OK)
-			break;
-	}
+	st = sender_each_event(root, false, parse_event, out, err);
 	json_decref(root);
 	return st;
 }

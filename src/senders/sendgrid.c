@@ -190,23 +190,14 @@ sendgrid_handle(const struct sender_request *req,
     const struct sender_secrets *secrets, struct sender_result *out,
     struct err *err)
 {
-	json_t *root = NULL, *item;
-	size_t i;
+	json_t *root = NULL;
 	enum sender_status st;
 
 	st = authenticate(req, secrets, err);
 	if (st == SENDER_OK)
 		st = sender_parse_json(req, &root, err);
-	if (st == SENDER_OK && !json_is_array(root))
-		st = sender_malformed(err, "expected a JSON array of events");
-	if (st == SENDER_OK) {
-		json_array_foreach(root, i, item)
-		{
-			st = parse_event(item, i, out, err);
-			if (st != SENDER_OK)
-				break;
-		}
-	}
+	if (st == SENDER_OK)
+		st = sender_each_event(root, false, parse_event, out, err);
 	json_decref(root);
 	return sender_finish(out, st);
 }

@@ -129,23 +129,14 @@ sparkpost_handle(const struct sender_request *req,
     const struct sender_secrets *secrets, struct sender_result *out,
     struct err *err)
 {
-	json_t *root = NULL, *elem;
+	json_t *root = NULL;
 	enum sender_status st;
-	size_t i;
 
 	st = sender_check_http_auth(req, secrets, "sparkpost", NULL, err);
 	if (st == SENDER_OK)
 		st = sender_parse_json(req, &root, err);
-	if (st == SENDER_OK && !json_is_array(root))
-		st = sender_malformed(err, "expected a JSON array");
-	if (st == SENDER_OK) {
-		json_array_foreach(root, i, elem)
-		{
-			st = parse_element(elem, i, out, err);
-			if (st != SENDER_OK)
-				break;
-		}
-	}
+	if (st == SENDER_OK)
+		st = sender_each_event(root, false, parse_element, out, err);
 	json_decref(root);
 	return sender_finish(out, st);
 }
