@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/err.h"
 
@@ -79,6 +80,10 @@ bool db_command(PGconn *conn, const char *what, const char *sql, int nparams,
 
 /* True when a failure on conn means the connection itself is gone. */
 bool db_conn_broken(PGconn *conn);
+
+/* Prints every row of res, columns separated by tabs, for the admin
+ * commands' listings. */
+void db_print_rows(const PGresult *res, FILE *out);
 
 /* The value of row, col as int64 (0 when NULL). */
 int64_t db_int64(const PGresult *res, int row, int col);

@@ -334,6 +334,15 @@ db_conn_broken(PGconn *conn)
 	return conn == NULL || PQstatus(conn) != CONNECTION_OK;
 }
 
+void
+db_print_rows(const PGresult *res, FILE *out)
+{
+	for (int r = 0; r < PQntuples(res); r++)
+		for (int c = 0; c < PQnfields(res); c++)
+			fprintf(out, "%s%c", PQgetvalue(res, r, c),
+			    c + 1 < PQnfields(res) ? '\t' : '\n');
+}
+
 int64_t
 db_int64(const PGresult *res, int row, int col)
 {

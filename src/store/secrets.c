@@ -139,9 +139,7 @@ secrets_list(PGconn *conn, int64_t account_id, FILE *out, struct err *err)
 	    1, params, err);
 	if (res == NULL)
 		return false;
-	for (int r = 0; r < PQntuples(res); r++)
-		fprintf(out, "%s\t%s\t%s\n", PQgetvalue(res, r, 0),
-		    PQgetvalue(res, r, 1), PQgetvalue(res, r, 2));
+	db_print_rows(res, out);
 	PQclear(res);
 	return true;
 }
