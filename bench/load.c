@@ -5,6 +5,8 @@
  *   load single    one native event per request over many connections
  *   load copy      the same rows as `webhook`, COPYed straight into the
  *                  events table of another database: the baseline
+ *   load keygen F  a throwaway P-256 key pair: private PEM to F, public
+ *                  key (base64 DER) to stdout
  *
  * Every command derives its events from the same deterministic generator,
  * so `webhook` and `copy` given the same tag and range write the same rows.
@@ -475,6 +477,36 @@ sign_b64(EVP_PKEY *pkey, const char *ts, const char *body, size_t len)
 	return out;
 }
 
+/* Writes a new P-256 private key to path and prints the public key as
+ * base64 DER, the form the service's [sendgrid] public_key takes. */
+static int
+keygen(const char *path)
+{
+	EVP_PKEY *pkey = EVP_EC_gen("P-256");
+	unsigned char *der = NULL;
+	int der_len = pkey != NULL ? i2d_PUBKEY(pkey, &der) : -1;
+	char *b64;
+	FILE *f;
+
+	if (der_len <= 0 || (f = fopen(path, "w")) == NULL) {
+		fprintf(stderr, "load: could not make a key pair\n");
+		return 2;
+	}
+	if (PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL, NULL) != 1) {
+		fprintf(stderr, "load: could not write \"%s\"\n", path);
+		fclose(f);
+		return 2;
+	}
+	fclose(f);
+	b64 = xmalloc(4 * (size_t)der_len / 3 + 8);
+	EVP_EncodeBlock((unsigned char *)b64, der, der_len);
+	printf("%s\n", b64);
+	free(b64);
+	OPENSSL_free(der);
+	EVP_PKEY_free(pkey);
+	return 0;
+}
+
 /* ---- options and shared run state ------------------------------------- */
 
 struct opts {
@@ -725,7 +757,8 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: load webhook|single|copy [--port N] [--key FILE]"
+	    "usage: load keygen FILE | load webhook|single|copy [--port N]"
+	    " [--key FILE]"
 	    " [--api-key K] [--db URL] [--tag T] [--prefix P]"
 	    " [--contacts N] [--first J] [--count N] [--batch N]"
 	    " [--threads N] [--seconds S] [--t-offset S] [--step S]\n");
@@ -813,6 +846,8 @@ main(int argc, char **argv)
 	pthread_t *th;
 	double start;
 
+	if (argc == 3 && strcmp(argv[1], "keygen") == 0)
+		return keygen(argv[2]);
 	parse_opts(argc, argv, &o);
 	memset(&r, 0, sizeof(r));
 	r.o = &o;
