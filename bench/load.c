@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +46,7 @@
  * after its delivery. */
 #define LOAD_T0 1767225600LL
 #define LOAD_MAX_LAT 2000000
+#define LOAD_IO_TIMEOUT_S 120
 
 /* ---- growable text ---------------------------------------------------- */
 
@@ -306,6 +308,7 @@ static bool
 conn_open(struct conn *c)
 {
 	struct sockaddr_in sa;
+	struct timeval limit = { .tv_sec = LOAD_IO_TIMEOUT_S };
 	int one = 1;
 
 	c->fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -316,6 +319,9 @@ conn_open(struct conn *c)
 	sa.sin_port = htons((uint16_t)c->port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* a service that stops answering fails the run instead of hanging it */
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
 	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
 		close(c->fd);
 		c->fd = -1;

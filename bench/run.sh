@@ -2,8 +2,10 @@
 # run.sh - what `make bench` runs after building: a throwaway PostgreSQL,
 # the release build, a population loaded through the service itself, then
 # ingestion, reads, growth and memory measured against PostgreSQL's COPY and
-# nginx.  The table goes to stdout, bench/results/<date>.md and
-# bench/results/latest.md.  bench/README.md explains every phase.
+# nginx.  The table goes to stdout, bench/results/<date>-<name>.md and
+# bench/results/latest.md.  bench/README.md explains every phase.  Every
+# phase is bounded by its size or its duration, and a request that gets no
+# answer for 120 s fails the run.
 #
 # Sizes (environment):
 #   BENCH_QUICK=1        development sizes (20k contacts, 500k events)
