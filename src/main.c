@@ -94,7 +94,9 @@ default_pool_size(const struct config *cfg)
 
 	if (cfg->pool_size > 0)
 		return cfg->pool_size;
-	return cores > 0 ? (int)cores * 2 : 4;
+	/* per core: a group's statements, the previous group's COMMIT and
+	 * the reads */
+	return cores > 0 ? (int)cores * 3 : 6;
 }
 
 /* Migrates and makes sure the configured key exists; false if the
@@ -188,6 +190,7 @@ init_context(struct service *svc, struct err *err)
 {
 	struct api_context *ctx = &svc->ctx;
 	const struct config *cfg = &svc->cfg;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->cfg = cfg;
@@ -206,6 +209,7 @@ init_context(struct service *svc, struct err *err)
 	ctx->ingest.store_ip = cfg->store_ip;
 	ctx->ingest.truncate_ip = cfg->ip_truncate;
 	ctx->ingest.max_batch_events = (size_t)cfg->max_batch_events;
+	ctx->ingest.max_groups = (int)(cores > 0 ? cores : 1);
 	ctx->ingest.schema_ready = &ctx->migrations_current;
 	if (cfg->rate_limit_per_s > 0)
 		ctx->limiter =

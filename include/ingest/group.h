@@ -2,10 +2,10 @@
  * group.h - group commit: requests that arrive while a transaction is
  * running wait, and the next transaction takes all of them at once.
  *
- * One ingest transaction runs at a time.  Under load each carries many
- * requests, so the fixed cost of a transaction (a dozen statements and one
- * WAL flush) is shared, and concurrent ingest transactions can never
- * deadlock on each other's contact rows.  Every request is still answered
+ * At most ing->max_groups ingest transactions run their statements at a
+ * time (one per core by default).  Under load each carries many requests,
+ * so the fixed cost of a transaction (a dozen statements and one WAL
+ * flush) is shared.  Every request is still answered
  * only after the transaction holding its events committed.
  */
 #ifndef ENGAGEMENTD_INGEST_GROUP_H
@@ -24,6 +24,9 @@ struct ingest;
 /* The most events one grouped transaction takes (a lone larger batch
  * still goes alone). */
 #define GROUP_MAX_EVENTS 20000
+
+/* How often a group that lost a deadlock is run again before it fails. */
+#define GROUP_MAX_ATTEMPTS 3
 
 /*
  * Commits batches (all of account_id) in one transaction: merge, bands,

@@ -26,6 +26,7 @@ struct ingest {
 	bool store_ip;
 	bool truncate_ip;
 	size_t max_batch_events;
+	int max_groups;      /* group transactions running at once (group.h) */
 	struct spool *spool; /* NULL: no spool, a failed commit is a 503 */
 	/* the loader waits while this is false (schema not migrated yet);
 	 * NULL: always ready */

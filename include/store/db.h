@@ -18,6 +18,10 @@
 
 struct db_pool;
 
+/* err->code of a statement that lost a deadlock or serialization
+ * conflict: running its transaction again may well succeed. */
+#define DB_ERR_CONFLICT "database_conflict"
+
 /* Creates a pool of size connections to conninfo; connects nothing yet. */
 struct db_pool *db_pool_new(
     const char *conninfo, int size, int statement_timeout_ms);

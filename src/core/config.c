@@ -123,7 +123,7 @@ static const struct config_key config_keys[] = {
 	    "postgresql:///engagementd", 0, 0, 0, check_not_empty,
 	    "libpq connection URI or conninfo string" },
 	{ "database", "pool_size", KEY_INT, FIELD(pool_size), "0", 0, 1024, 0,
-	    NULL, "database connections; 0: two per core" },
+	    NULL, "database connections; 0: three per core" },
 	{ "database", "statement_timeout_ms", KEY_INT,
 	    FIELD(statement_timeout_ms), "10000", 0, 3600000, 0, NULL,
 	    "longest a statement may run; 0: no limit" },

@@ -1,11 +1,14 @@
 /*
  * group.c - group commit for the write path (see include/ingest/group.h).
  *
- * There is no committer thread: the first request to find no transaction
- * running becomes the leader, takes every queued request of the same
- * account (up to GROUP_MAX_EVENTS events), runs the transaction on its own
- * thread and wakes the others with their results.  A request of another
- * account waits for the next round, where it leads or is taken.
+ * There is no committer thread: a request that finds fewer than
+ * ing->max_groups transactions running becomes a leader, takes every
+ * queued request of the same account (up to GROUP_MAX_EVENTS events), runs
+ * the transaction on its own thread and wakes the others with their
+ * results.  A request of another account waits for the next round, where
+ * it leads or is taken.  Groups running side by side lock their contacts
+ * in one order (store/events.c), and a group that still loses a deadlock
+ * is run again.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -32,7 +35,7 @@ struct group_job {
 static pthread_mutex_t group_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t group_changed = PTHREAD_COND_INITIALIZER;
 static struct group_job *queue_head;
-static bool group_running;
+static int groups_running;
 
 /* Scores every touched contact with the account's model and stores it. */
 static bool
@@ -62,9 +65,8 @@ write_scores(struct ingest *ing, PGconn *conn, int64_t account_id,
  * transaction rolled back, *broken telling whether the connection died).
  */
 static PGconn *
-group_prepare(struct ingest *ing, int64_t account_id,
-    struct store_batch *batches, size_t nbatches, int64_t now_ms, bool *broken,
-    struct err *err)
+group_try(struct ingest *ing, int64_t account_id, struct store_batch *batches,
+    size_t nbatches, int64_t now_ms, bool *broken, struct err *err)
 {
 	struct store_touched *touched = NULL;
 	struct store_scanner scanner;
@@ -93,6 +95,29 @@ group_prepare(struct ingest *ing, int64_t account_id,
 	*broken = db_conn_broken(conn);
 	db_pool_release(ing->pool, conn, *broken);
 	return NULL;
+}
+
+/*
+ * Runs the group's statements up to, not including, COMMIT, again when a
+ * deadlock with a concurrent group aborted them.  Returns the connection
+ * inside its open transaction, or NULL with err set (the transaction
+ * rolled back, *broken telling whether the connection died).
+ */
+static PGconn *
+group_prepare(struct ingest *ing, int64_t account_id,
+    struct store_batch *batches, size_t nbatches, int64_t now_ms, bool *broken,
+    struct err *err)
+{
+	PGconn *conn = NULL;
+
+	for (int attempt = 0; attempt < GROUP_MAX_ATTEMPTS; attempt++) {
+		err_clear(err);
+		conn = group_try(
+		    ing, account_id, batches, nbatches, now_ms, broken, err);
+		if (conn != NULL || strcmp(err->code, DB_ERR_CONFLICT) != 0)
+			break;
+	}
+	return conn;
 }
 
 static bool
@@ -145,8 +170,8 @@ take_group(size_t *count)
 }
 
 /*
- * Called with the lock held and group_running set; returns with the lock
- * held.  The next group may start its statements while this one waits for
+ * Called with the lock held and a running slot taken; returns with the
+ * lock held.  The next group may start its statements while this one waits for
  * its COMMIT to reach the disk: it can only wait on this group's row locks,
  * never the other way round, so the overlap cannot deadlock, and the disk
  * flush, the slowest step, no longer stalls the queue.
@@ -178,7 +203,7 @@ lead(struct ingest *ing)
 	    ing, jobs->account_id, batches, count, now_ms, &broken, &err);
 
 	pthread_mutex_lock(&group_lock);
-	group_running = false;
+	groups_running--;
 	pthread_cond_broadcast(&group_changed);
 	pthread_mutex_unlock(&group_lock);
 
@@ -216,8 +241,8 @@ group_commit(struct ingest *ing, int64_t account_id, const char *provider,
 	while (!job.done) {
 		/* lead only when there is a queue to take: our own job may
 		 * already sit in a group whose COMMIT is on its way */
-		if (!group_running && queue_head != NULL) {
-			group_running = true;
+		if (groups_running < ing->max_groups && queue_head != NULL) {
+			groups_running++;
 			lead(ing);
 		} else {
 			pthread_cond_wait(&group_changed, &group_lock);

@@ -237,6 +237,30 @@ db_pool_ping(struct db_pool *pool)
 	return ok;
 }
 
+/*
+ * Records a failed statement: logged with the server's text (never sent
+ * to a client), counted, and turned into a 503.  A deadlock or a
+ * serialization failure is marked DB_ERR_CONFLICT so that a caller may
+ * run the transaction again.
+ */
+static void
+fail_statement(PGconn *conn, PGresult *res, const char *what, struct err *err)
+{
+	const char *state =
+	    res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	bool conflict = state != NULL && (strcmp(state, "40P01") == 0 ||
+					     strcmp(state, "40001") == 0);
+
+	log_kv(conflict ? LOG_WARNING : LOG_ERROR, "could not run a statement",
+	    "statement", what, "error",
+	    res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(conn),
+	    NULL);
+	metrics_add(METRIC_DB_ERRORS, 1);
+	PQclear(res);
+	err_set(err, 503, conflict ? DB_ERR_CONFLICT : "database_unavailable",
+	    "the database could not complete the request; try again");
+}
+
 PGresult *
 db_exec(PGconn *conn, const char *what, const char *sql, int nparams,
     const char *const *params, struct err *err)
@@ -247,14 +271,7 @@ db_exec(PGconn *conn, const char *what, const char *sql, int nparams,
 
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 		return res;
-	log_kv(LOG_ERROR, "could not run a statement", "statement", what,
-	    "error",
-	    res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(conn),
-	    NULL);
-	metrics_add(METRIC_DB_ERRORS, 1);
-	PQclear(res);
-	err_set(err, 503, "database_unavailable",
-	    "the database could not complete the request; try again");
+	fail_statement(conn, res, what, err);
 	return NULL;
 }
 
@@ -291,14 +308,7 @@ db_run(PGconn *conn, struct db_statement *st, const char *const *params,
 	status = PQresultStatus(res);
 	if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
 		return res;
-	log_kv(LOG_ERROR, "could not run a statement", "statement", st->name,
-	    "error",
-	    res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(conn),
-	    NULL);
-	metrics_add(METRIC_DB_ERRORS, 1);
-	PQclear(res);
-	err_set(err, 503, "database_unavailable",
-	    "the database could not complete the request; try again");
+	fail_statement(conn, res, st->name, err);
 	return NULL;
 }
 

@@ -97,9 +97,22 @@ static struct db_statement SQL_CONTACTS_INSERT_EMAIL = {
 	" FROM stage_events s WHERE s.crm_id IS NULL AND s.email IS NOT NULL"
 	" AND NOT EXISTS (SELECT 1 FROM contacts c"
 	"  WHERE c.account_id = $1 AND c.email = s.email)"
+	" ORDER BY 2" /* in one order, like every lock the merge takes */
 	" ON CONFLICT (account_id, email) WHERE crm_id IS NULL DO NOTHING",
 	2
 };
+
+/*
+ * Every merge locks the contacts it touches first, in one order, so that
+ * merges running side by side wait for each other instead of deadlocking
+ * on the contacts', messages' and events' rows they share.
+ */
+static struct db_statement SQL_CONTACTS_LOCK = { "st_contacts_lock",
+	"SELECT 1 FROM contacts WHERE account_id = $1"
+	" AND contact_pk = ANY (ARRAY(SELECT contact_pk FROM stage_events"
+	"  WHERE contact_pk IS NOT NULL))"
+	" ORDER BY contact_pk FOR UPDATE",
+	1 };
 
 static struct db_statement SQL_STAGE_RESOLVE = { "st_stage_resolve",
 	"UPDATE stage_events s SET contact_pk = CASE WHEN s.crm_id IS NOT NULL"
@@ -388,7 +401,8 @@ resolve_contacts(
 	       db_run_command(conn, &SQL_CONTACTS_INSERT_CRM, p2, err) &&
 	       db_run_command(conn, &SQL_CONTACTS_FILL_EMAIL, p1, err) &&
 	       db_run_command(conn, &SQL_CONTACTS_INSERT_EMAIL, p2, err) &&
-	       db_run_command(conn, &SQL_STAGE_RESOLVE, p1, err);
+	       db_run_command(conn, &SQL_STAGE_RESOLVE, p1, err) &&
+	       db_run_command(conn, &SQL_CONTACTS_LOCK, p1, err);
 }
 
 void
