@@ -3,7 +3,8 @@
 #   make            release build: build/release/engagementd
 #   make run        local PostgreSQL under .local/ + the service on :8080
 #   make check      everything CI runs: format, -Werror builds, unit and
-#                   integration tests, the sanitizer build's tests
+#                   integration tests, the sanitizer build's tests, and
+#                   each fuzz harness for 10 s
 #   make asan       AddressSanitizer + UndefinedBehaviorSanitizer build
 #   make valgrind   integration tests under valgrind
 #   make bench      performance benchmark (bench/README.md)
@@ -130,8 +131,9 @@ fuzz-build: $(FUZZ_BIN)
 fuzz: fuzz-build
 	@scripts/fuzz.sh run $(FUZZ_SECONDS)
 
+FUZZ_SMOKE_SECONDS ?= 10
 fuzz-smoke: fuzz-build
-	@scripts/fuzz.sh run 10
+	@scripts/fuzz.sh run $(FUZZ_SMOKE_SECONDS)
 
 # Installs what is missing on a fresh Debian machine (needs root or sudo).
 deps:
@@ -153,10 +155,14 @@ unit: check-build
 integration: check-build
 	@scripts/test-integration.sh $(B) $(ITEST_BIN)
 
-check: deps
+# Everything CI runs: formatting, the -Werror release build's suites, the
+# same under AddressSanitizer + UBSan, and every fuzz harness briefly.
+check:
+	@scripts/deps.sh fuzz
 	@$(MAKE) --no-print-directory format-check
 	@$(MAKE) --no-print-directory VARIANT=release unit integration
 	@$(MAKE) --no-print-directory VARIANT=asan unit integration
+	@$(MAKE) --no-print-directory fuzz-smoke FUZZ_SMOKE_SECONDS=10
 	@echo "make check: all suites passed"
 
 asan:
