@@ -10,7 +10,11 @@
 #       leaks listed in tests/fuzz/lsan.supp (known, reported) are ignored.
 #       Prints the executions of each run; exits 1 when any harness crashed.
 #   scripts/fuzz.sh seeds
-#       rebuilds tests/fuzz/corpus/ from tests/data (needs jq).
+#       rewrites the named seeds of tests/fuzz/corpus/ from tests/data
+#       (needs jq); inputs added by merge are left alone.
+#   scripts/fuzz.sh merge [HARNESS...]
+#       adds to tests/fuzz/corpus/<name>/ the inputs of build/fuzz/corpus/
+#       that reach code the committed ones do not.
 #   scripts/fuzz.sh repro HARNESS FILE...
 #       runs the harness once on each file, as a regression check.
 #
@@ -23,11 +27,20 @@ seeds=$root/tests/fuzz/corpus
 data=$root/tests/data
 
 usage() {
-	sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
 # --- run ------------------------------------------------------------------
+
+# Known leaks, already reported, that must not stop a run.
+use_leak_suppressions() {
+	supp=$root/tests/fuzz/lsan.supp
+	if grep -q '^leak:' "$supp" 2>/dev/null; then
+		LSAN_OPTIONS="suppressions=$supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+		export LSAN_OPTIONS
+	fi
+}
 
 # run_one NAME SECONDS: one harness, its log and a one-line summary.
 run_one() {
@@ -46,17 +59,14 @@ run_one() {
 	if [ -f "$dict" ]; then
 		set -- "$@" -dict="$dict"
 	fi
-	supp=$root/tests/fuzz/lsan.supp
-	if grep -q '^leak:' "$supp" 2>/dev/null; then
-		LSAN_OPTIONS="suppressions=$supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
-		export LSAN_OPTIONS
-	fi
+	use_leak_suppressions
 	(cd "$root" && nice -n 10 "$bin/$name" "$@" "$work" \
 		"$seeds/$short" >"$log" 2>&1)
 	rc=$?
+	# -a: libFuzzer echoes raw dictionary bytes into the log
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" |
 		tail -n 1)
-	cov=$(grep -E '^#[0-9]+' "$log" | tail -n 1 |
+	cov=$(grep -a -E '^#[0-9]+' "$log" | tail -n 1 |
 		sed -n 's/.*cov: \([0-9]*\).*ft: \([0-9]*\).*/cov \1, ft \2/p')
 	if [ "$rc" -eq 0 ]; then
 		printf 'ok    %-20s %6ss  %12s execs  %s\n' "$name" "$secs" \
@@ -211,7 +221,6 @@ form_seeds() {
 make_seeds() {
 	command -v jq >/dev/null 2>&1 ||
 		{ echo "fuzz.sh: seeds needs jq" >&2; exit 2; }
-	rm -rf "$seeds"
 	mkdir -p "$seeds/config"
 	sender_seeds
 	native_seeds
@@ -219,7 +228,29 @@ make_seeds() {
 	route_seeds
 	time_seeds
 	form_seeds
-	du -sh "$seeds"
+	du -sh --apparent-size "$seeds"
+}
+
+# --- merge ----------------------------------------------------------------
+
+merge() {
+	use_leak_suppressions
+	mkdir -p "$bin/logs"
+	if [ $# -eq 0 ]; then
+		for f in "$bin"/fuzz_*; do
+			[ -x "$f" ] && set -- "$@" "$(basename "$f")"
+		done
+	fi
+	for name in "$@"; do
+		short=${name#fuzz_}
+		[ -d "$bin/corpus/$short" ] || continue
+		(cd "$root" && "$bin/$name" -merge=1 "$seeds/$short" \
+			"$bin/corpus/$short" >"$bin/logs/$short.merge.log" 2>&1) ||
+			echo "fuzz.sh: merge of $name failed" >&2
+		printf '%-20s %4d inputs\n' "$name" \
+			"$(ls "$seeds/$short" | wc -l)"
+	done
+	du -sh --apparent-size "$seeds"
 }
 
 # --- repro ----------------------------------------------------------------
@@ -239,6 +270,7 @@ run)
 	run_all "$@"
 	;;
 seeds) make_seeds ;;
+merge) merge "$@" ;;
 repro)
 	[ $# -ge 2 ] || usage
 	repro "$@"
