@@ -155,6 +155,10 @@ unit: check-build
 integration: check-build
 	@scripts/test-integration.sh $(B) $(ITEST_BIN)
 
+# Test programs make check runs (any failure stops it before the summary).
+CHECK_PROGRAMS = $(shell echo $$(( 2 * ($(words $(UNIT_SRC)) + \
+	$(words $(ITEST_SRC))) + $(words $(wildcard tests/fuzz/fuzz_*.c)) )))
+
 # Everything CI runs: formatting, the -Werror release build's suites, the
 # same under AddressSanitizer + UBSan, and every fuzz harness briefly.
 check:
@@ -164,6 +168,7 @@ check:
 	@$(MAKE) --no-print-directory VARIANT=asan unit integration
 	@$(MAKE) --no-print-directory fuzz-smoke FUZZ_SMOKE_SECONDS=10
 	@echo "make check: all suites passed"
+	@echo "check: $(CHECK_PROGRAMS) passed, 0 failed"
 
 asan:
 	@$(MAKE) --no-print-directory VARIANT=asan check-build
