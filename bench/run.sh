@@ -62,7 +62,7 @@ if [ -n "$(git -C "$root" status --porcelain -- src include sql 2>/dev/null)" ];
 	revision="$revision, with uncommitted changes to src/"
 fi
 
-work=$(mktemp -d /tmp/engagementd-bench.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/engagementd-bench.XXXXXX")
 chmod 0755 "$work" # PostgreSQL runs as postgres when we are root
 # Private copies: a rebuild in the tree during the run must not swap the
 # binary under the profiler or the next phase.
