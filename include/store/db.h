@@ -92,6 +92,9 @@ void db_print_rows(const PGresult *res, FILE *out);
 /* The value of row, col as int64 (0 when NULL). */
 int64_t db_int64(const PGresult *res, int row, int col);
 
+/* True when row, col holds boolean true. */
+bool db_bool(const PGresult *res, int row, int col);
+
 /* The value of row, col, or NULL when SQL NULL.  Borrowed from res. */
 const char *db_text(const PGresult *res, int row, int col);
 

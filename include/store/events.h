@@ -27,6 +27,15 @@ struct store_write_counts {
 struct store_touched {
 	int64_t contact_pk;
 	struct model_summary summary;
+	/* the insight counts, written back with the scores */
+	int delivered;
+	int machine_opens;
+	int scanner_clicks;
+	int64_t last_open_ms;  /* -1: never */
+	int64_t last_click_ms; /* -1: never */
+	bool hard_bounced;
+	bool unsubscribed;
+	bool complained;
 };
 
 /* The scanner rules that need the stored events of a message. */
@@ -55,6 +64,14 @@ bool store_events_merge_many(PGconn *conn, int64_t account_id,
     const struct store_scanner *scanner, int64_t now_ms,
     struct store_touched **touched, size_t *touched_count,
     struct err *err) MUST_CHECK;
+
+/*
+ * Writes each touched contact's new summary (as the merge computed it) and
+ * its scores in one statement: the merge itself leaves contact rows alone.
+ */
+bool store_contacts_write(PGconn *conn, int64_t account_id,
+    const struct store_touched *touched, const struct model_score *scores,
+    size_t count, int64_t now_ms, struct err *err) MUST_CHECK;
 
 /*
  * Stores each contact's scorecard numbers (band, score, rates, codes), so

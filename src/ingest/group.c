@@ -37,33 +37,27 @@ static pthread_cond_t group_changed = PTHREAD_COND_INITIALIZER;
 static struct group_job *queue_head;
 static int groups_running;
 
-/* Scores every touched contact with the account's model and stores it. */
+/* Scores every touched contact with the account's model and writes its
+ * summary and scores back. */
 static bool
-write_scores(struct ingest *ing, PGconn *conn, int64_t account_id,
-    const struct store_touched *touched, size_t count, struct err *err)
+write_contacts(struct ingest *ing, PGconn *conn, int64_t account_id,
+    const struct store_touched *touched, size_t count, int64_t now_ms,
+    struct err *err)
 {
 	struct model_params params;
-	int64_t *pks = xcalloc(count, sizeof(*pks));
 	struct model_score *scores = xcalloc(count, sizeof(*scores));
 	bool ok;
 
 	fits_params(ing->pool, account_id, &params);
-	for (size_t i = 0; i < count; i++) {
+	for (size_t i = 0; i < count; i++)
 		model_score(
 		    &params, &ing->thresholds, &touched[i].summary, &scores[i]);
-		pks[i] = touched[i].contact_pk;
-	}
-	ok = store_scores_update(conn, account_id, pks, scores, count, err);
-	free(pks);
+	ok = store_contacts_write(
+	    conn, account_id, touched, scores, count, now_ms, err);
 	free(scores);
 	return ok;
 }
 
-/*
- * Runs the group's statements up to, not including, COMMIT.  Returns the
- * connection inside its open transaction, or NULL with err set (the
- * transaction rolled back, *broken telling whether the connection died).
- */
 static PGconn *
 group_try(struct ingest *ing, int64_t account_id, struct store_batch *batches,
     size_t nbatches, int64_t now_ms, bool *broken, struct err *err)
@@ -86,7 +80,8 @@ group_try(struct ingest *ing, int64_t account_id, struct store_batch *batches,
 	ok = db_command(conn, "begin", "BEGIN", 0, NULL, err) &&
 	     store_events_merge_many(conn, account_id, batches, nbatches,
 		 &scanner, now_ms, &touched, &touched_count, err) &&
-	     write_scores(ing, conn, account_id, touched, touched_count, err);
+	     write_contacts(
+		 ing, conn, account_id, touched, touched_count, now_ms, err);
 	free(touched);
 	if (ok)
 		return conn;

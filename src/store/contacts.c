@@ -95,12 +95,6 @@ store_contact_free(struct store_contact *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static bool
-is_true(const PGresult *res, int row, int col)
-{
-	return strcmp(PQgetvalue(res, row, col), "t") == 0;
-}
-
 static void
 read_row(const PGresult *res, int r, struct store_contact *c)
 {
@@ -119,9 +113,9 @@ read_row(const PGresult *res, int r, struct store_contact *c)
 	c->scanner_clicks = (int)db_int64(res, r, 11);
 	c->last_open_at_ms = db_int64(res, r, 12);
 	c->last_click_at_ms = db_int64(res, r, 13);
-	c->hard_bounced = is_true(res, r, 14);
-	c->unsubscribed = is_true(res, r, 15);
-	c->complained = is_true(res, r, 16);
+	c->hard_bounced = db_bool(res, r, 14);
+	c->unsubscribed = db_bool(res, r, 15);
+	c->complained = db_bool(res, r, 16);
 	c->opens_30d = (int)db_int64(res, r, 17);
 	c->clicks_30d = (int)db_int64(res, r, 18);
 	c->summary.suppressed =

@@ -361,6 +361,12 @@ db_int64(const PGresult *res, int row, int col)
 	return strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
+bool
+db_bool(const PGresult *res, int row, int col)
+{
+	return strcmp(PQgetvalue(res, row, col), "t") == 0;
+}
+
 const char *
 db_text(const PGresult *res, int row, int col)
 {

@@ -223,17 +223,17 @@ static struct db_statement SQL_MESSAGES_MERGE = { "st_messages_merge",
 
 /*
  * Each touched contact's summary, recomputed from its messages: n, x, t_x
- * over observable messages in send order, the newest 256 as history.
+ * over observable messages in send order, the newest 256 as history, and
+ * the insight counts.  Read here, scored by the caller, and written back
+ * with the scores in one UPDATE (store_contacts_write), so each row is
+ * updated once per merge.
  */
 static struct db_statement SQL_CONTACTS_SUMMARY = { "st_contacts_summary",
-	"UPDATE contacts c SET n = s.n, x = s.x, t_x = s.t_x,"
-	" history = s.history, messages_delivered = s.delivered,"
-	" human_clicks = s.clicks, machine_opens = s.machine_opens,"
-	" scanner_clicks = s.scanner_clicks,"
-	" last_open_at = s.last_open_at, last_click_at = s.last_click_at,"
-	" hard_bounced = f.hard_bounced, unsubscribed = f.unsubscribed,"
-	" complained = f.complained,"
-	" updated_at = to_timestamp($2::bigint / 1000.0)"
+	"SELECT a.contact_pk, s.n, s.x, s.t_x, s.history, s.clicks,"
+	" f.hard_bounced, f.unsubscribed, f.complained, s.delivered,"
+	" s.machine_opens, s.scanner_clicks,"
+	" (extract(epoch FROM s.last_open_at) * 1000)::bigint,"
+	" (extract(epoch FROM s.last_click_at) * 1000)::bigint"
 	" FROM (SELECT DISTINCT contact_pk FROM stage_events"
 	"  WHERE contact_pk IS NOT NULL) a"
 	/* one pass over the contact's messages: pos numbers the observable
@@ -264,13 +264,8 @@ static struct db_statement SQL_CONTACTS_SUMMARY = { "st_contacts_summary",
 	"   AS unsubscribed,"
 	"  coalesce(bool_or(e.type = 6), false) AS complained"
 	"  FROM events e WHERE e.account_id = $1"
-	"  AND e.contact_pk = a.contact_pk AND e.type IN (4, 5, 6)) f"
-	" WHERE c.account_id = $1 AND c.contact_pk = a.contact_pk"
-	" AND c.contact_pk = ANY (ARRAY(SELECT contact_pk FROM stage_events"
-	"  WHERE contact_pk IS NOT NULL))"
-	" RETURNING c.contact_pk, c.n, c.x, c.t_x, c.history, c.human_clicks,"
-	" c.hard_bounced OR c.unsubscribed OR c.complained",
-	2 };
+	"  AND e.contact_pk = a.contact_pk AND e.type IN (4, 5, 6)) f",
+	1 };
 
 static struct db_statement SQL_SCORES_UPDATE = { "st_scores_update",
 	"UPDATE contacts c SET band = v.band, score = v.score,"
@@ -438,7 +433,18 @@ touched_from_result(
 		t->summary.t_x = (int)db_int64(res, r, 3);
 		store_history_parse(db_text(res, r, 4), &t->summary);
 		t->summary.clicks = (int)db_int64(res, r, 5);
-		t->summary.suppressed = strcmp(PQgetvalue(res, r, 6), "t") == 0;
+		t->hard_bounced = db_bool(res, r, 6);
+		t->unsubscribed = db_bool(res, r, 7);
+		t->complained = db_bool(res, r, 8);
+		t->summary.suppressed =
+		    t->hard_bounced || t->unsubscribed || t->complained;
+		t->delivered = (int)db_int64(res, r, 9);
+		t->machine_opens = (int)db_int64(res, r, 10);
+		t->scanner_clicks = (int)db_int64(res, r, 11);
+		t->last_open_ms =
+		    PQgetisnull(res, r, 12) ? -1 : db_int64(res, r, 12);
+		t->last_click_ms =
+		    PQgetisnull(res, r, 13) ? -1 : db_int64(res, r, 13);
 	}
 }
 
@@ -452,7 +458,6 @@ store_events_merge_many(PGconn *conn, int64_t account_id,
 	const char *p_acct[1] = { account };
 	const char *p_ins[2] = { account, now };
 	const char *p_win[4] = { account, window, links, burst };
-	const char *p_now[2] = { account, now };
 	PGresult *res;
 
 	*touched = NULL;
@@ -472,13 +477,36 @@ store_events_merge_many(PGconn *conn, int64_t account_id,
 	    !db_run_command(conn, &SQL_SCANNER_TIMING, p_win, err) ||
 	    !db_run_command(conn, &SQL_MESSAGES_MERGE, p_acct, err))
 		return false;
-	res = db_run(conn, &SQL_CONTACTS_SUMMARY, p_now, err);
+	res = db_run(conn, &SQL_CONTACTS_SUMMARY, p_acct, err);
 	if (res == NULL)
 		return false;
 	touched_from_result(res, touched, touched_count);
 	PQclear(res);
 	return true;
 }
+
+static struct db_statement SQL_CONTACTS_WRITE = { "st_contacts_write",
+	"UPDATE contacts c SET n = v.n, x = v.x, t_x = v.t_x,"
+	" history = v.history, human_clicks = v.clicks,"
+	" hard_bounced = v.hb, unsubscribed = v.un, complained = v.co,"
+	" messages_delivered = v.delivered, machine_opens = v.mo,"
+	" scanner_clicks = v.sc, last_open_at = to_timestamp(v.lo / 1000.0),"
+	" last_click_at = to_timestamp(v.lc / 1000.0),"
+	" updated_at = to_timestamp($2::bigint / 1000.0),"
+	" band = v.band, score = v.score, predicted_open_rate = v.rate,"
+	" p_alive = v.alive, risk = v.risk, recommendation = v.rec,"
+	" confidence = v.conf, trend = v.trend"
+	" FROM unnest($3::bigint[], $4::integer[], $5::integer[],"
+	"  $6::integer[], $7::text[], $8::integer[], $9::boolean[],"
+	"  $10::boolean[], $11::boolean[], $12::integer[], $13::integer[],"
+	"  $14::integer[], $15::bigint[], $16::bigint[], $17::smallint[],"
+	"  $18::real[], $19::float8[], $20::float8[], $21::float8[],"
+	"  $22::smallint[], $23::smallint[], $24::smallint[])"
+	"  AS v(pk, n, x, t_x, history, clicks, hb, un, co, delivered, mo, sc,"
+	"  lo, lc, band, score, rate, alive, risk, rec, conf, trend)"
+	" WHERE c.account_id = $1 AND c.contact_pk = v.pk"
+	" AND c.contact_pk = ANY ($3::bigint[])",
+	24 };
 
 /* Appends a double with enough digits to come back the same. */
 static void
@@ -488,6 +516,88 @@ array_double(struct pgarray *arr, double v)
 
 	snprintf(buf, sizeof(buf), "%.17g", isfinite(v) ? v : 0.0);
 	pgarray_text(arr, buf);
+}
+
+static void
+array_bool(struct pgarray *arr, bool v)
+{
+	pgarray_text(arr, v ? "t" : "f");
+}
+
+/* A time in ms, or SQL NULL for the -1 of "never". */
+static void
+array_time(struct pgarray *arr, int64_t ms)
+{
+	if (ms < 0)
+		pgarray_text(arr, NULL);
+	else
+		pgarray_int(arr, ms);
+}
+
+static void
+array_history(struct pgarray *arr, const struct model_summary *sum)
+{
+	char text[MODEL_HISTORY_MAX + 1];
+
+	for (int i = 0; i < sum->history_len; i++)
+		text[i] = sum->history[i] ? '1' : '0';
+	text[sum->history_len] = '\0';
+	pgarray_text(arr, text);
+}
+
+#define WRITE_COLUMNS 22
+
+bool
+store_contacts_write(PGconn *conn, int64_t account_id,
+    const struct store_touched *touched, const struct model_score *scores,
+    size_t count, int64_t now_ms, struct err *err)
+{
+	struct pgarray col[WRITE_COLUMNS];
+	char account[24], now[24];
+	const char *params[WRITE_COLUMNS + 2];
+	bool ok;
+
+	if (count == 0)
+		return true;
+	snprintf(account, sizeof(account), "%" PRId64, account_id);
+	snprintf(now, sizeof(now), "%" PRId64, now_ms);
+	for (int i = 0; i < WRITE_COLUMNS; i++)
+		pgarray_init(&col[i]);
+	for (size_t i = 0; i < count; i++) {
+		const struct store_touched *t = &touched[i];
+		const struct model_score *sc = &scores[i];
+
+		pgarray_int(&col[0], t->contact_pk);
+		pgarray_int(&col[1], t->summary.n);
+		pgarray_int(&col[2], t->summary.x);
+		pgarray_int(&col[3], t->summary.t_x);
+		array_history(&col[4], &t->summary);
+		pgarray_int(&col[5], t->summary.clicks);
+		array_bool(&col[6], t->hard_bounced);
+		array_bool(&col[7], t->unsubscribed);
+		array_bool(&col[8], t->complained);
+		pgarray_int(&col[9], t->delivered);
+		pgarray_int(&col[10], t->machine_opens);
+		pgarray_int(&col[11], t->scanner_clicks);
+		array_time(&col[12], t->last_open_ms);
+		array_time(&col[13], t->last_click_ms);
+		pgarray_int(&col[14], sc->band);
+		array_double(&col[15], sc->score);
+		array_double(&col[16], sc->predicted_open_rate);
+		array_double(&col[17], sc->p_alive);
+		array_double(&col[18], sc->risk);
+		pgarray_int(&col[19], sc->recommendation);
+		pgarray_int(&col[20], sc->confidence);
+		pgarray_int(&col[21], sc->trend);
+	}
+	params[0] = account;
+	params[1] = now;
+	for (int i = 0; i < WRITE_COLUMNS; i++)
+		params[i + 2] = pgarray_finish(&col[i]);
+	ok = db_run_command(conn, &SQL_CONTACTS_WRITE, params, err);
+	for (int i = 0; i < WRITE_COLUMNS; i++)
+		pgarray_free(&col[i]);
+	return ok;
 }
 
 bool

@@ -219,7 +219,7 @@ fits_refit(struct db_pool *pool, int64_t account_id,
 		sums[r].t_x = (int)db_int64(res, r, 3);
 		store_history_parse(db_text(res, r, 4), &sums[r]);
 		sums[r].clicks = (int)db_int64(res, r, 5);
-		sums[r].suppressed = strcmp(PQgetvalue(res, r, 6), "t") == 0;
+		sums[r].suppressed = db_bool(res, r, 6);
 	}
 	model_params_default(&fitted);
 	(void)model_fit(sums, (size_t)rows, &fitted, report);
