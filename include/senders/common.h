@@ -183,6 +183,16 @@ enum sender_status sender_each_event(const json_t *root, bool lone_object,
     sender_event_fn parse, struct sender_result *out, struct err *err);
 
 /*
+ * The whole handler of a sender that authenticates with HTTP credentials
+ * (sender_check_http_auth, no extra header) and posts a JSON array of
+ * events, or with lone_object a single event too: authenticate on the raw
+ * request, parse, then parse each event.
+ */
+enum sender_status sender_handle_json_events(const struct sender_request *req,
+    const struct sender_secrets *secrets, const char *sender, bool lone_object,
+    sender_event_fn parse, struct sender_result *out, struct err *err);
+
+/*
  * True when text is a decimal Unix time in seconds within window_s of
  * now_ms (either side); any well-formed time when window_s is 0.  Bad text
  * or a value out of range is never fresh.

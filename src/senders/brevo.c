@@ -102,16 +102,8 @@ brevo_handle(const struct sender_request *req,
     const struct sender_secrets *secrets, struct sender_result *out,
     struct err *err)
 {
-	json_t *root = NULL;
-	enum sender_status st;
-
-	st = sender_check_http_auth(req, secrets, "brevo", NULL, err);
-	if (st == SENDER_OK)
-		st = sender_parse_json(req, &root, err);
-	if (st == SENDER_OK)
-		st = sender_each_event(root, true, parse_event, out, err);
-	json_decref(root);
-	return sender_finish(out, st);
+	return sender_handle_json_events(
+	    req, secrets, "brevo", true, parse_event, out, err);
 }
 
 const struct sender brevo_sender = {

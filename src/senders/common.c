@@ -593,6 +593,23 @@ sender_each_event(const json_t *root, bool lone_object, sender_event_fn parse,
 	return st;
 }
 
+enum sender_status
+sender_handle_json_events(const struct sender_request *req,
+    const struct sender_secrets *secrets, const char *sender, bool lone_object,
+    sender_event_fn parse, struct sender_result *out, struct err *err)
+{
+	json_t *root = NULL;
+	enum sender_status st;
+
+	st = sender_check_http_auth(req, secrets, sender, NULL, err);
+	if (st == SENDER_OK)
+		st = sender_parse_json(req, &root, err);
+	if (st == SENDER_OK)
+		st = sender_each_event(root, lone_object, parse, out, err);
+	json_decref(root);
+	return sender_finish(out, st);
+}
+
 bool
 sender_timestamp_fresh(const char *text, int64_t now_ms, int64_t window_s)
 {
