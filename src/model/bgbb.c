@@ -23,8 +23,8 @@
 #define BGBB_TAIL_EPS 1e-17
 
 /*
- * XXX: bounds the walk of bgbb_envelope for contacts with thousands of
- * opens.  A walk cut short only gives up some monotonicity, never returns a
+ * Bounds the walk of bgbb_envelope for contacts with thousands of opens
+ * (a known limit, in docs/limitations.md).  A walk cut short only gives up some monotonicity, never returns a
  * number that is not a BG/BB prediction for a plausible contact.
  */
 #define BGBB_ENVELOPE_STEPS 1024
