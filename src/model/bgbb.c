@@ -24,8 +24,9 @@
 
 /*
  * Bounds the walk of bgbb_envelope for contacts with thousands of opens
- * (a known limit, in docs/limitations.md).  A walk cut short only gives up some monotonicity, never returns a
- * number that is not a BG/BB prediction for a plausible contact.
+ * (a known limit, in docs/limitations.md).  A walk cut short only gives
+ * up some monotonicity, never returns a number that is not a BG/BB
+ * prediction for a plausible contact.
  */
 #define BGBB_ENVELOPE_STEPS 1024
 
