@@ -1,10 +1,10 @@
 /*
  * writer.c - commits one request's events (see include/ingest/ingest.h).
  *
- * The order inside the transaction matters: the store merges the batch and
- * hands back every touched contact's new summary; the bands computed from
- * those with the account's model are written before COMMIT, so a listing by
- * band never sees a contact in a band its summary no longer supports.
+ * Verdicts and the privacy rules are applied here; the transaction itself
+ * (merge, scores, COMMIT) is shared with other requests by group commit
+ * (group.c), so a scorecard or band listing never sees a contact whose
+ * scores its summary no longer supports.
  *
  * When the transaction cannot commit, the batch goes to the spool (if one is
  * configured) after the rollback, never alongside a partial commit; the
@@ -17,12 +17,9 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/timeutil.h"
-#include "core/xmalloc.h"
 #include "ingest/group.h"
 #include "ingest/ingest.h"
-#include "store/db.h"
 #include "store/events.h"
-#include "store/fits.h"
 
 /* Keeps the network part of an address: /24 for IPv4, /48 for IPv6. */
 static void
