@@ -78,6 +78,44 @@ bool db_is_prepared(PGconn *conn, struct db_statement *st);
 bool db_run_command(PGconn *conn, struct db_statement *st,
     const char *const *params, struct err *err) MUST_CHECK;
 
+/*
+ * A pipeline: statements sent back to back and their results read after
+ * one Sync, so a unit of work pays one round trip instead of one per
+ * statement (libpq's pipeline mode).  Send with db_pipe_send, then call
+ * db_pipe_next once per statement sent, in order, then db_pipe_finish,
+ * whatever happened before.  After the first failure every later result
+ * is NULL too (PostgreSQL skips the rest up to the Sync); err holds the
+ * first failure, marked DB_ERR_CONFLICT for a deadlock as with db_run.
+ */
+#define DB_PIPE_MAX 24
+
+struct db_pipe {
+	PGconn *conn;
+	struct err *err;
+	struct db_statement *sent[DB_PIPE_MAX];
+	bool preparing[DB_PIPE_MAX]; /* a Prepare went ahead of the statement */
+	int nsent, nread;
+	bool synced;
+	bool failed;
+};
+
+/* Enters pipeline mode on conn (no result may be pending). */
+bool db_pipe_start(
+    struct db_pipe *pipe, PGconn *conn, struct err *err) MUST_CHECK;
+
+/* Queues st with params (preparing it first on this connection's first
+ * use); a failure to queue shows in db_pipe_next. */
+void db_pipe_send(
+    struct db_pipe *pipe, struct db_statement *st, const char *const *params);
+
+/* The result of the next statement sent (its first call sends the Sync);
+ * NULL on failure.  Caller PQclear()s. */
+PGresult *db_pipe_next(struct db_pipe *pipe);
+
+/* Reads what is left up to the Sync and leaves pipeline mode; false when
+ * any statement failed. */
+bool db_pipe_finish(struct db_pipe *pipe) MUST_CHECK;
+
 /* db_exec for statements without a result; returns false on failure. */
 bool db_command(PGconn *conn, const char *what, const char *sql, int nparams,
     const char *const *params, struct err *err) MUST_CHECK;

@@ -68,6 +68,10 @@ static const struct {
 	    "Spooled requests loaded into the database." },
 	[METRIC_WEBHOOK_AUTH_FAILURES] = { "engagementd_webhook_auth_failures_total",
 	    "Webhook calls refused for a bad or missing signature." },
+	[METRIC_SUMMARIES_ADVANCED] = { "engagementd_summaries_advanced_total",
+	    "Contact summaries a merge advanced by its changed messages alone." },
+	[METRIC_SUMMARIES_RECOMPUTED] = { "engagementd_summaries_recomputed_total",
+	    "Contact summaries a merge recomputed from all their messages." },
 };
 
 static const struct {

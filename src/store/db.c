@@ -313,6 +313,148 @@ db_run(PGconn *conn, struct db_statement *st, const char *const *params,
 }
 
 bool
+db_pipe_start(struct db_pipe *pipe, PGconn *conn, struct err *err)
+{
+	memset(pipe, 0, sizeof(*pipe));
+	pipe->conn = conn;
+	pipe->err = err;
+	if (PQenterPipelineMode(conn) == 1)
+		return true;
+	fail_statement(conn, NULL, "enter pipeline mode", err);
+	return false;
+}
+
+/* Records the pipeline's first failure; later ones are its echoes. */
+static void
+pipe_fail(struct db_pipe *pipe, PGresult *res, const char *what)
+{
+	if (pipe->failed) {
+		PQclear(res);
+		return;
+	}
+	pipe->failed = true;
+	fail_statement(pipe->conn, res, what, pipe->err);
+}
+
+void
+db_pipe_send(
+    struct db_pipe *pipe, struct db_statement *st, const char *const *params)
+{
+	PGconn *conn = pipe->conn;
+	int slot = pipe->nsent;
+	int ok = 1;
+
+	/* the callers send a fixed list of statements: more is a bug */
+	if (slot >= DB_PIPE_MAX)
+		abort();
+	if (pipe->failed)
+		return;
+	pipe->sent[slot] = st;
+	pipe->nsent++;
+	if (!prepared_has(conn, st)) {
+		if (st->id == 0) {
+			ok = PQsendQueryParams(conn, st->sql, st->nparams, NULL,
+			    params, NULL, NULL, 0);
+			goto sent;
+		}
+		pipe->preparing[slot] = true;
+		ok = PQsendPrepare(conn, st->name, st->sql, st->nparams, NULL);
+	}
+	if (ok == 1)
+		ok = PQsendQueryPrepared(
+		    conn, st->name, st->nparams, params, NULL, NULL, 0);
+sent:
+	if (ok != 1)
+		pipe_fail(pipe, NULL, st->name);
+}
+
+static void
+pipe_sync(struct db_pipe *pipe)
+{
+	if (pipe->synced)
+		return;
+	pipe->synced = true;
+	if (PQpipelineSync(pipe->conn) != 1)
+		pipe_fail(pipe, NULL, "pipeline sync");
+}
+
+/* One command's result, and the NULL that ends its results. */
+static PGresult *
+pipe_take(PGconn *conn)
+{
+	PGresult *res = PQgetResult(conn), *more;
+
+	if (res == NULL)
+		return NULL;
+	while ((more = PQgetResult(conn)) != NULL)
+		PQclear(more);
+	return res;
+}
+
+PGresult *
+db_pipe_next(struct db_pipe *pipe)
+{
+	struct db_statement *st;
+	PGresult *res;
+	ExecStatusType status;
+	int slot = pipe->nread;
+
+	pipe_sync(pipe);
+	if (pipe->failed || slot >= pipe->nsent)
+		return NULL;
+	pipe->nread++;
+	st = pipe->sent[slot];
+	if (pipe->preparing[slot]) {
+		res = pipe_take(pipe->conn);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			pipe_fail(pipe, res, st->name);
+			return NULL;
+		}
+		PQclear(res);
+		prepared_mark(pipe->conn, st);
+	}
+	res = pipe_take(pipe->conn);
+	status = PQresultStatus(res);
+	if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
+		return res;
+	pipe_fail(pipe, res, st->name);
+	return NULL;
+}
+
+bool
+db_pipe_finish(struct db_pipe *pipe)
+{
+	PGconn *conn = pipe->conn;
+	/* each command ends with a NULL; more than that means the Sync
+	 * will not come (the connection is gone) */
+	int ends_left = 2 * DB_PIPE_MAX + 2;
+
+	pipe_sync(pipe);
+	while (PQstatus(conn) == CONNECTION_OK) {
+		PGresult *res = PQgetResult(conn);
+		ExecStatusType status;
+
+		if (res == NULL) {
+			if (--ends_left < 0)
+				break;
+			continue;
+		}
+		status = PQresultStatus(res);
+		if (status == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			break;
+		}
+		if (status == PGRES_FATAL_ERROR)
+			pipe_fail(pipe, res, "pipelined statement");
+		else
+			PQclear(res);
+	}
+	if (PQexitPipelineMode(conn) != 1)
+		pipe_fail(pipe, NULL, "leave pipeline mode");
+	return !pipe->failed;
+}
+
+bool
 db_is_prepared(PGconn *conn, struct db_statement *st)
 {
 	return prepared_has(conn, st);
