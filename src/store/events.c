@@ -63,6 +63,15 @@ static struct db_statement SQL_STAGE_RECOMPUTE_CREATE = {
 	0
 };
 
+/*
+ * The merge's statements depend on no parameter value a plan could use
+ * (the batch is in the staging tables), yet PostgreSQL kept planning them
+ * anew on every run (custom plans): a third of the server time of small
+ * groups.  Their one generic plan is used for this transaction only.
+ */
+static struct db_statement SQL_GENERIC_PLANS = { "st_generic_plans",
+	"SET LOCAL plan_cache_mode = force_generic_plan", 0 };
+
 static struct db_statement SQL_STAGE_FILL = { "st_stage_fill",
 	"INSERT INTO stage_events (idx, req, provider, event_key, type,"
 	" crm_id, email, message_id, campaign_id, occurred_ms, url,"
@@ -786,6 +795,7 @@ touched_recompute(PGconn *conn, const char *account, const char *slow,
 
 /* The statements of one merge, in the order they are sent and read. */
 enum merge_step {
+	STEP_GENERIC_PLANS,
 	STEP_CREATE_STAGE,
 	STEP_CREATE_NEW,
 	STEP_CREATE_RECOMPUTE,
@@ -837,6 +847,7 @@ store_events_merge_many(PGconn *conn, int64_t account_id,
 		p_fill[i] = pgarray_finish(&sc.col[i]);
 	/* nothing below depends on an earlier result on the client: all of
 	 * it goes out at once */
+	db_pipe_send(&pipe, &SQL_GENERIC_PLANS, NULL);
 	db_pipe_send(&pipe, &SQL_STAGE_CREATE, NULL);
 	db_pipe_send(&pipe, &SQL_STAGE_NEW_CREATE, NULL);
 	db_pipe_send(&pipe, &SQL_STAGE_RECOMPUTE_CREATE, NULL);

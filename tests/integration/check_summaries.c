@@ -4,9 +4,13 @@
  *
  * For random contacts a generator draws messages (delivered or not, opened
  * by a person, by Apple's proxy only, clicked, bounced) and knows the true
- * summary.  The same events go to two contacts: to one in a single clean,
- * ordered batch; to the other shuffled, split into small batches, with
- * every event sent once or twice.  Both must end with the true summary.
+ * summary.  The same events go to three contacts: to one in a single
+ * clean, ordered batch; to one in time order over many small batches,
+ * which the merge must handle by increment alone (the metrics say which
+ * contacts were recomputed); to the last shuffled, split into small
+ * batches, with every event sent once or twice, which mostly takes the
+ * full recomputation.  All must end with the true summary, and every
+ * stored summary must equal one recomputed here from the messages.
  */
 #include <check.h>
 #include <stdio.h>
@@ -148,9 +152,49 @@ check_contact(const char *db, const char *who, const struct truth *t)
 	}
 }
 
+/* The value of a counter on /metrics. */
+static long
+metric(struct harness_server *srv, const char *name)
+{
+	struct harness_reply reply;
+	char line[128];
+	const char *at;
+	long value = -1;
+
+	/* the sample line, not the # HELP and # TYPE lines */
+	snprintf(line, sizeof(line), "\n%s ", name);
+	ck_assert_int_eq(harness_get(srv, "/metrics", &reply), 200);
+	at = strstr(reply.body, line);
+	if (at != NULL)
+		value = strtol(at + strlen(line), NULL, 10);
+	harness_reply_free(&reply);
+	ck_assert_msg(value >= 0, "no %s on /metrics", name);
+	return value;
+}
+
+/* Contacts whose stored n, x, t_x or history differ from a recomputation
+ * over their messages in send order. */
+static long
+summaries_off(const char *db)
+{
+	return harness_sql_int(db,
+	    "SELECT count(*) FROM contacts c LEFT JOIN LATERAL ("
+	    " SELECT count(*) AS n, count(*) FILTER (WHERE opened) AS x,"
+	    " coalesce(max(pos) FILTER (WHERE opened), 0) AS t_x,"
+	    " coalesce(right(string_agg(CASE WHEN opened THEN '1' ELSE '0'"
+	    "  END, '' ORDER BY pos), 256), '') AS history"
+	    " FROM (SELECT opened, row_number() OVER (ORDER BY order_at,"
+	    "  message_id COLLATE \"C\") AS pos FROM messages m"
+	    "  WHERE m.account_id = c.account_id AND m.contact_pk = c.contact_pk"
+	    "  AND observable) q) r ON true"
+	    " WHERE (c.n, c.x, c.t_x, c.history) IS DISTINCT FROM"
+	    " (r.n, r.x, r.t_x, r.history)");
+}
+
 START_TEST(any_order_gives_the_true_summary)
 {
-	static struct gen_event clean[MAX_EVENTS], messy[MAX_EVENTS];
+	static struct gen_event clean[MAX_EVENTS], messy[MAX_EVENTS],
+	    ordered[MAX_EVENTS];
 	static struct gen_event *order[MAX_EVENTS * 2];
 	struct harness_server srv;
 	char db[1024];
@@ -158,24 +202,50 @@ START_TEST(any_order_gives_the_true_summary)
 	harness_db_create("summaries", db, sizeof(db));
 	harness_server_start(&srv, db, "[clock]\npin = 2026-01-01T10:00:00Z\n");
 	for (int c = 0; c < CONTACTS; c++) {
-		char a[32], b[32];
-		struct truth ta, tb;
-		int na, nb, k = 0;
+		char a[32], b[32], o[32];
+		struct truth ta, tb, to;
+		int na, nb, no, k = 0;
+		long recomputed, advanced;
 
 		snprintf(a, sizeof(a), "clean-%d", c);
 		snprintf(b, sizeof(b), "messy-%d", c);
+		snprintf(o, sizeof(o), "ordered-%d", c);
 		rng_state += 0x1234567ULL * (unsigned)(c + 1);
 		{
 			unsigned long long saved = rng_state;
 
 			na = generate(a, clean, &ta);
 			rng_state = saved;
+			no = generate(o, ordered, &to);
+			rng_state = saved;
 			nb = generate(b, messy, &tb);
 		}
 		ck_assert_int_eq(na, nb);
+		ck_assert_int_eq(na, no);
 		for (int i = 0; i < na; i++)
 			order[i] = &clean[i];
 		post_batch(&srv, order, na);
+
+		/* in time order, in batches of 1..7: no recomputation */
+		recomputed =
+		    metric(&srv, "engagementd_summaries_recomputed_total");
+		advanced = metric(&srv, "engagementd_summaries_advanced_total");
+		for (int i = 0; i < no; i++)
+			order[i] = &ordered[i];
+		for (int i = 0; i < no;) {
+			int size = 1 + (int)rnd(7);
+
+			if (size > no - i)
+				size = no - i;
+			post_batch(&srv, order + i, size);
+			i += size;
+		}
+		ck_assert_int_eq(
+		    metric(&srv, "engagementd_summaries_recomputed_total"),
+		    recomputed);
+		ck_assert_int_gt(
+		    metric(&srv, "engagementd_summaries_advanced_total"),
+		    advanced);
 
 		/* shuffled, each event once or twice, in batches of 1..7 */
 		for (int i = 0; i < nb; i++) {
@@ -200,7 +270,12 @@ START_TEST(any_order_gives_the_true_summary)
 		}
 		check_contact(db, a, &ta);
 		check_contact(db, b, &tb);
+		check_contact(db, o, &to);
 	}
+	/* the shuffled feeds took the recomputation too */
+	ck_assert_int_gt(
+	    metric(&srv, "engagementd_summaries_recomputed_total"), 0);
+	ck_assert_int_eq(summaries_off(db), 0);
 	ck_assert_int_eq(harness_server_stop(&srv), 0);
 }
 END_TEST
