@@ -53,7 +53,8 @@ key_cmp(const struct ref_msg *a, const struct ref_msg *b)
 static int
 ref_sort(const void *pa, const void *pb)
 {
-	return key_cmp(*(struct ref_msg *const *)pa, *(struct ref_msg *const *)pb);
+	return key_cmp(
+	    *(struct ref_msg *const *)pa, *(struct ref_msg *const *)pb);
 }
 
 /* The summary as the recomputing SQL derives it from every message. */
@@ -267,8 +268,8 @@ run_contact(struct ref_contact *c, int merges, bool in_order)
 			ch->clicked_ms = m->clicked_ms;
 			ch->recomputed = !in_order && rnd(20) == 0;
 		}
-		qsort(changes, (size_t)nchanged, sizeof(changes[0]),
-		    change_sort);
+		qsort(
+		    changes, (size_t)nchanged, sizeof(changes[0]), change_sort);
 		want.contact_pk = t.contact_pk;
 		recompute(c, &want);
 		if (store_summary_advance(&t, changes, (size_t)nchanged)) {
@@ -319,8 +320,8 @@ START_TEST(history_longer_than_kept)
 END_TEST
 
 static void
-one_message(struct store_touched *t, const char *id, int64_t order_us,
-    bool opened)
+one_message(
+    struct store_touched *t, const char *id, int64_t order_us, bool opened)
 {
 	struct store_message_change ch;
 
