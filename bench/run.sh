@@ -332,17 +332,32 @@ perf_stop() {
 
 # ---- loads --------------------------------------------------------------
 
-# load_range TAG FIRST COUNT: the population's events [FIRST, FIRST+COUNT)
-# through the service (webhooks) and through COPY into the baseline
-# database; prints "service_rate copy_rate".
+# Each measured run is a new campaign: its events are dated after every
+# earlier run's, as a sender's next campaign is, so that the merge sees new
+# messages appended to each contact's sequence rather than a past it must
+# reorder.  Runs are 5 days apart, starting 30 days after the population's
+# first event; at the largest sizes the population spans 25 rounds of an
+# hour, and no run spans more than a few days.  The counter lives in a file
+# because the runs are called from command substitutions (subshells).
+next_offset() {
+	local file=$work/next-offset-s
+	[ -f "$file" ] || echo $((30 * 86400)) >"$file"
+	offset_s=$(cat "$file")
+	echo $((offset_s + 5 * 86400)) >"$file"
+}
+
+# load_range TAG FIRST COUNT [OFFSET_S]: the population's events
+# [FIRST, FIRST+COUNT), dated OFFSET_S later, through the service (webhooks)
+# and through COPY into the baseline database; prints
+# "service_rate copy_rate".
 load_range() {
-	local tag=$1 first=$2 count=$3 svc cp
+	local tag=$1 first=$2 count=$3 offset=${4:-0} svc cp
 	svc=$(run_load webhook --port "$svc_port" --key "$work/sg.pem" \
 		--tag "$tag" --contacts "$contacts" --first "$first" \
-		--count "$count" --batch 1000 --threads 8)
+		--count "$count" --batch 1000 --threads 8 --t-offset "$offset")
 	cp=$(run_load copy --db "$copy_url" --tag "$tag" \
 		--contacts "$contacts" --first "$first" --count "$count" \
-		--batch 1000 --threads 8)
+		--batch 1000 --threads 8 --t-offset "$offset")
 	echo "$(field rate "$svc") $(field rate "$cp")"
 }
 
@@ -354,7 +369,8 @@ measure_batched() {
 	analyze "$pg_url"
 	analyze "$copy_url"
 	for i in $(seq 1 "$BENCH_REPEAT"); do
-		out=$(load_range "$label-$i" 0 "$BENCH_MEASURE")
+		next_offset
+		out=$(load_range "$label-$i" 0 "$BENCH_MEASURE" "$offset_s")
 		s=${out% *}
 		c=${out#* }
 		svc_rates="$svc_rates$s"$'\n'
@@ -540,9 +556,10 @@ stmt_reset
 say "single-event ingestion, 64 connections, ${BENCH_SECONDS}s x $BENCH_REPEAT"
 single_rates=""
 for i in $(seq 1 "$BENCH_REPEAT"); do
+	next_offset
 	out=$(run_load single --port "$svc_port" --api-key "$api_key" \
 		--tag "single-$i" --contacts "$contacts" --count 1000000000 \
-		--threads 64 --seconds "$BENCH_SECONDS" --t-offset 17280000)
+		--threads 64 --seconds "$BENCH_SECONDS" --t-offset "$offset_s")
 	say "  single run $i: $out"
 	single_rates="$single_rates$(field rate "$out")"$'\n'
 	single_p99="$(field p99_ms "$out")"
