@@ -301,8 +301,9 @@ pending_add(PGconn *conn, int64_t account_id, const int64_t *contact_pks,
 	rec->whole_account = rec->whole_account || whole_account;
 	rec->contact_pks = xrealloc(rec->contact_pks,
 	    (rec->count + count + 1) * sizeof(*rec->contact_pks));
-	memcpy(rec->contact_pks + rec->count, contact_pks,
-	    count * sizeof(*contact_pks));
+	if (count > 0)
+		memcpy(rec->contact_pks + rec->count, contact_pks,
+		    count * sizeof(*contact_pks));
 	rec->count += count;
 	pthread_mutex_unlock(&pending_lock);
 }
