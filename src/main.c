@@ -10,7 +10,8 @@
  * Shutdown order on SIGTERM/SIGINT: stop accepting and finish requests in
  * flight (each has committed or spooled before answering), stop the
  * background thread, stop the spool's loader and close the spool (what it
- * still holds is loaded at the next start), then close the database pool.
+ * still holds is loaded at the next start), stop the scorecard cache's
+ * listener, then close the database pool.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -31,6 +32,8 @@
 #include "store/fits.h"
 #include "store/keys.h"
 #include "store/migrate.h"
+#include "store/scorecache.h"
+#include "store/scoresync.h"
 #include "store/secrets.h"
 
 #define ENGAGEMENTD_VERSION "0.1.0"
@@ -63,6 +66,8 @@ struct service {
 	struct config cfg;
 	struct api_context ctx;
 	pthread_t background;
+	struct scorecache *cache;            /* NULL when disabled */
+	struct scoresync_listener *listener; /* keeps it in step */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool stopping;
@@ -223,6 +228,36 @@ init_context(struct service *svc, struct err *err)
 	return true;
 }
 
+/*
+ * Makes the scorecard cache and starts listening for other processes'
+ * writes, unless [cache] enabled = false.  The cache answers nothing until
+ * the listener is connected.
+ */
+static void
+start_cache(struct service *svc)
+{
+	const struct config *cfg = &svc->cfg;
+
+	if (!cfg->cache_enabled) {
+		log_info("the scorecard cache is disabled");
+		return;
+	}
+	svc->cache = scorecache_new(
+	    (size_t)cfg->cache_max_bytes, cfg->cache_ttl_s * 1000LL);
+	scoresync_install(svc->cache);
+	svc->listener = scoresync_listener_start(svc->cache, cfg->database_url);
+}
+
+static void
+stop_cache(struct service *svc)
+{
+	scoresync_listener_stop(svc->listener);
+	svc->listener = NULL;
+	scoresync_install(NULL);
+	scorecache_free(svc->cache);
+	svc->cache = NULL;
+}
+
 /* Opens the spool and starts its loader, unless [spool] enabled = false. */
 static bool
 start_spool(struct service *svc, struct err *err)
@@ -280,14 +315,17 @@ cmd_serve(struct service *svc)
 	 * trying while /healthz serves and /readyz says 503. */
 	if (prepare_database(svc))
 		svc->migrated_at_start = true;
+	start_cache(svc);
 	if (!start_spool(svc, &err)) {
 		log_error("%s", err.message);
+		stop_cache(svc);
 		return 1;
 	}
 	srv = http_server_start(svc->cfg.listen, api_routes, &limits, &err);
 	if (srv == NULL) {
 		log_error("%s", err.message);
 		spool_close(svc->ctx.ingest.spool);
+		stop_cache(svc);
 		return 1;
 	}
 	snprintf(port, sizeof(port), "=%u", http_server_port(srv));
@@ -305,6 +343,7 @@ cmd_serve(struct service *svc)
 	pthread_join(svc->background, NULL);
 	spool_close(svc->ctx.ingest.spool);
 	svc->ctx.ingest.spool = NULL;
+	stop_cache(svc);
 	verdict_rules_free(&svc->ctx.ingest.rules);
 	ratelimit_free(svc->ctx.limiter);
 	db_pool_free(svc->ctx.pool);

@@ -79,6 +79,10 @@ struct config {
 	bool spool_enabled;
 	char *spool_dir;
 	int64_t spool_max_bytes;
+	/* [cache] */
+	bool cache_enabled;
+	int64_t cache_max_bytes; /* entries and index, all shards */
+	int cache_ttl_s;         /* longest an entry is trusted */
 	/* [model] */
 	int min_observable;
 	double green_score;

@@ -28,6 +28,9 @@ struct store_contact {
 	int64_t last_click_at_ms; /* 0 when never */
 	int opens_30d;
 	int clicks_30d;
+	/* when the oldest open or click of the two counts leaves the 30-day
+	 * window, so the counts change with time alone; 0: never */
+	int64_t counts_change_at_ms;
 	bool hard_bounced;
 	bool unsubscribed;
 	bool complained;
@@ -75,10 +78,10 @@ bool store_contact_put(PGconn *conn, int64_t account_id, const char *crm_id,
 
 /*
  * Erases the contact crm_id with its messages and events, and leaves a
- * hashed tombstone for its id and address.  Returns 1 erased, 0 not found,
- * -1 database failure.
+ * hashed tombstone for its id and address.  Returns 1 erased (*contact_pk
+ * set to the number it had), 0 not found, -1 database failure.
  */
 int store_contact_erase(PGconn *conn, int64_t account_id, const char *crm_id,
-    int64_t now_ms, struct err *err);
+    int64_t now_ms, int64_t *contact_pk, struct err *err);
 
 #endif

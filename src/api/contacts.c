@@ -17,6 +17,7 @@
 #include "store/contacts.h"
 #include "store/db.h"
 #include "store/fits.h"
+#include "store/scoresync.h"
 
 #define MAX_BATCH_IDS 500
 #define MAX_PAGE 1000
@@ -40,6 +41,23 @@ release(PGconn *conn, bool failed)
 	db_pool_release(api_ctx->pool, conn, failed && db_conn_broken(conn));
 }
 
+/*
+ * Ends the transaction of a contact write: COMMIT when ok, else ROLLBACK;
+ * then the cache forgets what it published, before the client hears of
+ * it.  Returns whether the write committed.
+ */
+static bool
+finish_write(PGconn *conn, bool ok, struct err *err)
+{
+	if (ok)
+		ok = db_command(
+		    conn, "commit a contact write", "COMMIT", 0, NULL, err);
+	else if (PQtransactionStatus(conn) != PQTRANS_IDLE)
+		PQclear(PQexec(conn, "ROLLBACK"));
+	scoresync_committed(conn);
+	return ok;
+}
+
 static json_t *
 card_for(
     const struct store_contact *c, const struct model_params *p, int64_t now)
@@ -59,12 +77,19 @@ scorecard_lookup(
 	int found;
 
 	fits_params(api_ctx->pool, http_account(req), &params);
-	conn = acquire_or_respond(req);
-	if (conn == NULL)
-		return;
-	found = store_contact_get(
-	    conn, http_account(req), by, key, now, &contact, &err);
-	release(conn, found < 0);
+	if (by == STORE_BY_CRM_ID) {
+		found = scoresync_contact_get(
+		    api_ctx->pool, http_account(req), key, now, &contact, &err);
+	} else {
+		/* not cached: which contact an address finds can change with
+		 * writes to other contacts (docs/cache.md) */
+		conn = acquire_or_respond(req);
+		if (conn == NULL)
+			return;
+		found = store_contact_get(
+		    conn, http_account(req), by, key, now, &contact, &err);
+		release(conn, found < 0);
+	}
 	if (found < 0) {
 		api_respond_unavailable(req, &err);
 		return;
@@ -157,7 +182,6 @@ api_scorecards_batch(struct http_request *req)
 	const char *body = http_body(req, &len);
 	int64_t now = time_now_ms();
 	json_t *root, *cards, *missing;
-	PGconn *conn;
 	bool ok;
 
 	if (!api_authenticate_or_respond(req))
@@ -171,12 +195,8 @@ api_scorecards_batch(struct http_request *req)
 	if (!batch_ids_or_respond(req, root, &ids, &nids))
 		goto out;
 	fits_params(api_ctx->pool, http_account(req), &params);
-	conn = acquire_or_respond(req);
-	if (conn == NULL)
-		goto out;
-	ok = store_contacts_by_ids(
-	    conn, http_account(req), ids, nids, now, &found, &nfound, &err);
-	release(conn, !ok);
+	ok = scoresync_contacts_by_ids(api_ctx->pool, http_account(req), ids,
+	    nids, now, &found, &nfound, &err);
 	if (!ok) {
 		api_respond_unavailable(req, &err);
 		goto out;
@@ -375,13 +395,22 @@ api_contact_put(struct http_request *req)
 	conn = acquire_or_respond(req);
 	if (conn == NULL)
 		goto out;
-	ok = store_contact_put(conn, http_account(req), id, email,
-	    has_joined ? &joined : NULL, now, &err);
+	ok = db_command(
+		 conn, "begin a contact update", "BEGIN", 0, NULL, &err) &&
+	     store_contact_put(conn, http_account(req), id, email,
+		 has_joined ? &joined : NULL, now, &err);
 	if (ok)
 		found = store_contact_get(conn, http_account(req),
 		    STORE_BY_CRM_ID, id, now, &contact, &err);
-	release(conn, !ok || found < 0);
+	ok = finish_write(conn,
+	    ok && found == 1 &&
+		scoresync_publish(
+		    conn, http_account(req), &contact.contact_pk, 1, &err),
+	    &err);
+	release(conn, !ok);
 	if (!ok || found != 1) {
+		if (found == 1)
+			store_contact_free(&contact);
 		api_respond_unavailable(req, &err);
 		goto out;
 	}
@@ -397,6 +426,7 @@ api_contact_delete(struct http_request *req)
 {
 	const char *id = http_param(req, "contact_id");
 	struct err err = { 0 };
+	int64_t contact_pk = 0;
 	PGconn *conn;
 	int erased;
 
@@ -406,8 +436,16 @@ api_contact_delete(struct http_request *req)
 	conn = acquire_or_respond(req);
 	if (conn == NULL)
 		return;
-	erased = store_contact_erase(
-	    conn, http_account(req), id, time_now_ms(), &err);
+	erased = db_command(conn, "begin an erasure", "BEGIN", 0, NULL, &err)
+		     ? store_contact_erase(conn, http_account(req), id,
+			   time_now_ms(), &contact_pk, &err)
+		     : -1;
+	if (!finish_write(conn,
+		erased == 0 ||
+		    (erased == 1 && scoresync_publish(conn, http_account(req),
+					&contact_pk, 1, &err)),
+		&err))
+		erased = -1;
 	release(conn, erased < 0);
 	if (erased < 0)
 		api_respond_unavailable(req, &err);

@@ -172,6 +172,16 @@ static const struct config_key config_keys[] = {
 	    0, 1125899906842624.0, 0, NULL,
 	    "spool size limit in bytes; a full spool answers 503" },
 
+	{ "cache", "enabled", KEY_BOOL, FIELD(cache_enabled), "true", 0, 0, 0,
+	    NULL, "keep recently read scorecard rows in memory" },
+	{ "cache", "max_bytes", KEY_INT64, FIELD(cache_max_bytes), "50331648",
+	    65536, 1099511627776.0, 0, NULL,
+	    "memory the cache may hold, in bytes; the oldest unread go first" },
+	{ "cache", "ttl_s", KEY_INT, FIELD(cache_ttl_s), "300", 1, 86400, 0,
+	    NULL,
+	    "seconds a cached row is trusted at most (edits made without the "
+	    "service are seen after this)" },
+
 	{ "model", "min_observable", KEY_INT, FIELD(min_observable), "3", 1,
 	    1000, 0, NULL,
 	    "observable messages needed before a contact "
@@ -218,6 +228,7 @@ static const struct config_section config_sections[] = {
 	{ "clock", "service clock" },
 	{ "ingest", "event intake: machine opens and link scanners" },
 	{ "spool", "local spool used while the database cannot commit" },
+	{ "cache", "scorecard cache (docs/cache.md)" },
 	{ "model", "scorecard bands and model fitting" },
 	{ "sendgrid", "SendGrid uses public_key (ECDSA verification key)" },
 	{ "mailgun", "Mailgun uses signing_key and replay_window_s" },

@@ -72,6 +72,16 @@ static const struct {
 	    "Contact summaries a merge advanced by its changed messages alone." },
 	[METRIC_SUMMARIES_RECOMPUTED] = { "engagementd_summaries_recomputed_total",
 	    "Contact summaries a merge recomputed from all their messages." },
+	[METRIC_CACHE_HITS] = { "engagementd_scorecache_hits_total",
+	    "Scorecard reads answered from the cache." },
+	[METRIC_CACHE_MISSES] = { "engagementd_scorecache_misses_total",
+	    "Scorecard reads the cache could not answer." },
+	[METRIC_CACHE_INVALIDATIONS] = { "engagementd_scorecache_invalidations_total",
+	    "Cached scorecards removed because a write changed them." },
+	[METRIC_CACHE_EVICTIONS] = { "engagementd_scorecache_evictions_total",
+	    "Cached scorecards removed to stay within the size limit." },
+	[METRIC_CACHE_LISTENER_CONNECTS] = { "engagementd_scorecache_listener_connects_total",
+	    "Times the cache started listening for other processes' writes." },
 };
 
 static const struct {
@@ -84,6 +94,8 @@ static const struct {
 	    "Age of the oldest spooled request." },
 	[GAUGE_DB_UP] = { "engagementd_db_up",
 	    "1 when the database answered the last check, else 0." },
+	[GAUGE_CACHE_ACTIVE] = { "engagementd_scorecache_active",
+	    "1 while the scorecard cache answers reads, else 0." },
 };
 
 static _Atomic uint64_t metrics_counters[METRIC_COUNTER_COUNT];

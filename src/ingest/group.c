@@ -20,6 +20,7 @@
 #include "ingest/ingest.h"
 #include "store/db.h"
 #include "store/fits.h"
+#include "store/scoresync.h"
 
 struct group_job {
 	int64_t account_id;
@@ -53,7 +54,8 @@ write_contacts(struct ingest *ing, PGconn *conn, int64_t account_id,
 		model_score(
 		    &params, &ing->thresholds, &touched[i].summary, &scores[i]);
 	ok = store_contacts_write(
-	    conn, account_id, touched, scores, count, now_ms, err);
+		 conn, account_id, touched, scores, count, now_ms, err) &&
+	     scoresync_publish_touched(conn, account_id, touched, count, err);
 	free(scores);
 	return ok;
 }
@@ -120,6 +122,7 @@ group_finish(struct ingest *ing, PGconn *conn, bool *broken, struct err *err)
 {
 	bool ok = db_command(conn, "commit", "COMMIT", 0, NULL, err);
 
+	scoresync_committed(conn);
 	*broken = !ok && db_conn_broken(conn);
 	db_pool_release(ing->pool, conn, *broken);
 	return ok;

@@ -16,7 +16,12 @@
 #include "store/events.h"
 #include "store/pgarray.h"
 
-/* The columns read_row expects, in order; $2 is the service clock (ms). */
+/*
+ * The columns read_row expects, in order; $2 is the service clock (ms).
+ * The last is when the 30-day counts next change with time alone: the
+ * oldest counted open or click plus 30 days, an hour early so that the
+ * day arithmetic of a time zone with daylight saving cannot make it late.
+ */
 #define CONTACT_COLUMNS                                                        \
 	"SELECT c.contact_pk, c.crm_id, c.email,"                              \
 	" (extract(epoch FROM c.joined_at) * 1000)::bigint,"                   \
@@ -25,15 +30,22 @@
 	" (extract(epoch FROM c.last_open_at) * 1000)::bigint,"                \
 	" (extract(epoch FROM c.last_click_at) * 1000)::bigint,"               \
 	" c.hard_bounced, c.unsubscribed, c.complained,"                       \
-	" (SELECT count(*) FROM messages m WHERE m.account_id = c.account_id"  \
-	"  AND m.contact_pk = c.contact_pk AND m.opened_at >="                 \
-	"  to_timestamp($2::bigint / 1000.0) - interval '30 days'),"           \
-	" (SELECT count(*) FROM messages m WHERE m.account_id = c.account_id"  \
-	"  AND m.contact_pk = c.contact_pk AND m.clicked_at >="                \
-	"  to_timestamp($2::bigint / 1000.0) - interval '30 days'),"           \
+	" o.opens, k.clicks,"                                                  \
 	" c.score, c.predicted_open_rate, c.p_alive, c.risk, c.band,"          \
-	" c.recommendation, c.confidence, c.trend"                             \
-	" FROM contacts c "
+	" c.recommendation, c.confidence, c.trend,"                            \
+	" floor(extract(epoch FROM least(o.oldest, k.oldest)"                  \
+	"  + interval '30 days' - interval '1 hour') * 1000)::bigint"          \
+	" FROM contacts c"                                                     \
+	" CROSS JOIN LATERAL (SELECT count(*) AS opens,"                       \
+	"  min(m.opened_at) AS oldest FROM messages m"                         \
+	"  WHERE m.account_id = c.account_id"                                  \
+	"  AND m.contact_pk = c.contact_pk AND m.opened_at >="                 \
+	"  to_timestamp($2::bigint / 1000.0) - interval '30 days') o"          \
+	" CROSS JOIN LATERAL (SELECT count(*) AS clicks,"                      \
+	"  min(m.clicked_at) AS oldest FROM messages m"                        \
+	"  WHERE m.account_id = c.account_id"                                  \
+	"  AND m.contact_pk = c.contact_pk AND m.clicked_at >="                \
+	"  to_timestamp($2::bigint / 1000.0) - interval '30 days') k "
 
 static struct db_statement SQL_BY_CRM = { "st_by_crm",
 	CONTACT_COLUMNS "WHERE c.account_id = $1 AND c.crm_id = $3", 3 };
@@ -78,7 +90,7 @@ static const char SQL_LIFT_TOMBSTONE[] =
 
 static const char SQL_ERASE[] =
     "DELETE FROM contacts WHERE account_id = $1 AND crm_id = $2"
-    " RETURNING email";
+    " RETURNING email, contact_pk";
 
 static const char SQL_TOMBSTONE[] =
     "INSERT INTO erasures (account_id, id_hash, erased_at)"
@@ -133,6 +145,7 @@ read_row(const PGresult *res, int r, struct store_contact *c)
 		    (enum model_confidence)db_int64(res, r, 25);
 		c->stored.trend = (enum model_trend)db_int64(res, r, 26);
 	}
+	c->counts_change_at_ms = db_int64(res, r, 27);
 }
 
 static void
@@ -248,7 +261,7 @@ store_contact_put(PGconn *conn, int64_t account_id, const char *crm_id,
 
 int
 store_contact_erase(PGconn *conn, int64_t account_id, const char *crm_id,
-    int64_t now_ms, struct err *err)
+    int64_t now_ms, int64_t *contact_pk, struct err *err)
 {
 	char account[24], now[24];
 	const char *params[4] = { account, crm_id, NULL, now };
@@ -266,6 +279,7 @@ store_contact_erase(PGconn *conn, int64_t account_id, const char *crm_id,
 		return 0;
 	}
 	email = xstrdup(db_text(res, 0, 0));
+	*contact_pk = db_int64(res, 0, 1);
 	PQclear(res);
 	params[2] = email;
 	ok = db_command(

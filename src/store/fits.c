@@ -17,6 +17,7 @@
 #include "store/db.h"
 #include "store/events.h"
 #include "store/fits.h"
+#include "store/scoresync.h"
 
 #define FITS_CACHE_SLOTS 64
 #define FITS_CACHE_TTL_US (60LL * 1000000)
@@ -226,7 +227,11 @@ fits_refit(struct db_pool *pool, int64_t account_id,
 	if (!db_command(conn, "begin a refit", "BEGIN", 0, NULL, err) ||
 	    !save_fit(conn, account, &fitted, report, err) ||
 	    !rescore(conn, account_id, res, sums, &fitted, th, err) ||
-	    !db_command(conn, "commit a refit", "COMMIT", 0, NULL, err))
+	    !scoresync_publish_account(conn, account_id, err))
+		goto out;
+	ok = db_command(conn, "commit a refit", "COMMIT", 0, NULL, err);
+	scoresync_committed(conn);
+	if (!ok)
 		goto out;
 	cache_store(account_id, &fitted);
 	log_kv(LOG_INFO, "model refitted", "account", account, "chosen",

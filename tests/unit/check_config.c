@@ -118,6 +118,9 @@ START_TEST(test_defaults)
 	ck_assert(cfg.spool_enabled);
 	ck_assert_str_eq(cfg.spool_dir, ".local/spool");
 	ck_assert_int_eq(cfg.spool_max_bytes, 1073741824);
+	ck_assert(cfg.cache_enabled);
+	ck_assert_int_eq(cfg.cache_max_bytes, 50331648);
+	ck_assert_int_eq(cfg.cache_ttl_s, 300);
 	ck_assert_int_eq(cfg.min_observable, 3);
 	ck_assert_double_eq(cfg.green_score, 70);
 	ck_assert_double_eq(cfg.yellow_score, 40);
@@ -616,8 +619,9 @@ START_TEST(test_print_table)
 	ck_assert_int_ge(fd, 0);
 	close(fd);
 	table_keys(&keys, path);
-	/* 34 service keys and 9 for each of the 8 senders. */
-	ck_assert_int_eq(keys.count, 34 + 9 * CFG_SENDER_COUNT);
+	/* 37 service keys and 9 for each of the 8 senders. */
+	ck_assert_int_eq(keys.count, 37 + 9 * CFG_SENDER_COUNT);
+	ck_assert(list_has(&keys, "cache.ttl_s"));
 	ck_assert(list_has(&keys, "http.listen"));
 	ck_assert(list_has(&keys, "mailjet.replay_window_s"));
 	assert_file_matches_defaults(path, &keys);
