@@ -8,9 +8,11 @@
  *   engagementd [--config FILE] account create|list ...
  *
  * Shutdown order on SIGTERM/SIGINT: stop accepting and finish requests in
- * flight (each has committed or spooled before answering), stop the
- * background thread, stop the spool's loader and close the spool (what it
- * still holds is loaded at the next start), then close the database pool.
+ * flight, including the writes waiting for their group commit (each has
+ * committed or spooled before answering), stop the background thread,
+ * stop the spool's loader and close the spool (what it still holds is
+ * loaded at the next start), stop the committer threads, then close the
+ * database pool.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -26,6 +28,7 @@
 #include "core/timeutil.h"
 #include "http/http.h"
 #include "http/ratelimit.h"
+#include "ingest/group.h"
 #include "ingest/spool.h"
 #include "store/db.h"
 #include "store/fits.h"
@@ -280,14 +283,18 @@ cmd_serve(struct service *svc)
 	 * trying while /healthz serves and /readyz says 503. */
 	if (prepare_database(svc))
 		svc->migrated_at_start = true;
+	/* before the spool's loader, which commits through them */
+	group_start(&svc->ctx.ingest);
 	if (!start_spool(svc, &err)) {
 		log_error("%s", err.message);
+		group_stop();
 		return 1;
 	}
 	srv = http_server_start(svc->cfg.listen, api_routes, &limits, &err);
 	if (srv == NULL) {
 		log_error("%s", err.message);
 		spool_close(svc->ctx.ingest.spool);
+		group_stop();
 		return 1;
 	}
 	snprintf(port, sizeof(port), "=%u", http_server_port(srv));
@@ -305,6 +312,7 @@ cmd_serve(struct service *svc)
 	pthread_join(svc->background, NULL);
 	spool_close(svc->ctx.ingest.spool);
 	svc->ctx.ingest.spool = NULL;
+	group_stop();
 	verdict_rules_free(&svc->ctx.ingest.rules);
 	ratelimit_free(svc->ctx.limiter);
 	db_pool_free(svc->ctx.pool);
