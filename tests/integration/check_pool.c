@@ -89,10 +89,9 @@ wait_for_lock_waiter(void)
 {
 	double until = now_ms() + 20000.0;
 
-	while (harness_sql_int(db,
-		   "SELECT count(*) FROM pg_stat_activity"
-		   " WHERE datname = current_database()"
-		   " AND wait_event_type = 'Lock'") == 0) {
+	while (harness_sql_int(db, "SELECT count(*) FROM pg_stat_activity"
+				   " WHERE datname = current_database()"
+				   " AND wait_event_type = 'Lock'") == 0) {
 		ck_assert_msg(now_ms() < until, "no request waits on the lock");
 		sleep_ms(50);
 	}
@@ -185,8 +184,8 @@ reads_are_prompt(int count)
 		    &srv, "/v1/contacts/pool-seed/scorecard", &reply);
 		double took = now_ms() - started;
 
-		ck_assert_msg(status == 200, "read %d: %ld %s", i, status,
-		    reply.error);
+		ck_assert_msg(
+		    status == 200, "read %d: %ld %s", i, status, reply.error);
 		ck_assert_msg(took < PROMPT_MS,
 		    "read %d took %.0f ms while writes were stalled", i, took);
 		harness_reply_free(&reply);
@@ -223,15 +222,16 @@ START_TEST(reads_while_writes_stall)
 	reads_are_prompt(20);
 	release(lock);
 	join_calls(calls, STALLED_WRITES, 202);
-	ck_assert_int_eq(harness_sql_int(db,
-			     "SELECT count(*) FROM events"
-			     " WHERE event_key LIKE 'stalled-%'"),
+	ck_assert_int_eq(
+	    harness_sql_int(db, "SELECT count(*) FROM events"
+				" WHERE event_key LIKE 'stalled-%'"),
 	    STALLED_WRITES);
 
 	/* an erasure waiting on its contact's row runs off the polling
 	 * threads too */
-	ck_assert_int_eq(harness_send_json(&srv, "PUT", "/v1/contacts/pool-gone",
-			     "{\"email\":\"gone@example.com\"}", &reply),
+	ck_assert_int_eq(
+	    harness_send_json(&srv, "PUT", "/v1/contacts/pool-gone",
+		"{\"email\":\"gone@example.com\"}", &reply),
 	    200);
 	harness_reply_free(&reply);
 	lock = lock_holder("SELECT 1 FROM contacts WHERE crm_id = 'pool-gone'"
@@ -262,7 +262,8 @@ post_and_hang_up(const char *body)
 	addr.sin_family = AF_INET;
 	addr.sin_port = htons((uint16_t)srv.port);
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	ck_assert_int_eq(
+	    connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
 	len = snprintf(request, sizeof(request),
 	    "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 	    "%s\r\nContent-Type: application/json\r\n"
@@ -315,7 +316,8 @@ open_connection(void)
 	addr.sin_family = AF_INET;
 	addr.sin_port = htons((uint16_t)srv.port);
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	ck_assert_int_eq(
+	    connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
 	return fd;
 }
 
@@ -346,8 +348,8 @@ exchange(int fd, const char *method, const char *path, const char *body,
 			continue;
 		cl = strcasestr(buf, "Content-Length:");
 		ck_assert_ptr_nonnull(cl);
-		if (got >= (size_t)(head_end + 4 - buf) +
-			       strtoul(cl + 15, NULL, 10))
+		if (got >=
+		    (size_t)(head_end + 4 - buf) + strtoul(cl + 15, NULL, 10))
 			break;
 	}
 	sscanf(buf, "HTTP/1.1 %d", &status);
@@ -365,8 +367,7 @@ START_TEST(sigterm_while_writes_wait)
 	start_seeded("pool_sigterm");
 	kept = open_connection();
 	ck_assert_int_eq(
-	    exchange(kept, "GET", "/healthz", "", answer, sizeof(answer)),
-	    200);
+	    exchange(kept, "GET", "/healthz", "", answer, sizeof(answer)), 200);
 	lock = lock_holder("LOCK TABLE events IN EXCLUSIVE MODE");
 	start_writes(calls, STALLED_WRITES, "term");
 	wait_for_lock_waiter();
@@ -375,18 +376,17 @@ START_TEST(sigterm_while_writes_wait)
 	/* still there, waiting for its suspended writes */
 	ck_assert_int_eq(kill(srv.pid, 0), 0);
 	/* a new write on an open connection is refused, not lost */
-	ck_assert_int_eq(exchange(kept, "POST", "/v1/events",
-			     event_body("late-1", "pool-late"), answer,
-			     sizeof(answer)),
+	ck_assert_int_eq(
+	    exchange(kept, "POST", "/v1/events",
+		event_body("late-1", "pool-late"), answer, sizeof(answer)),
 	    503);
 	ck_assert_ptr_nonnull(strstr(answer, "shutting_down"));
 	close(kept);
 	release(lock);
 	join_calls(calls, STALLED_WRITES, 202);
 	ck_assert_int_eq(harness_server_stop(&srv), 0);
-	ck_assert_int_eq(harness_sql_int(db,
-			     "SELECT count(*) FROM events"
-			     " WHERE event_key LIKE 'term-%'"),
+	ck_assert_int_eq(harness_sql_int(db, "SELECT count(*) FROM events"
+					     " WHERE event_key LIKE 'term-%'"),
 	    STALLED_WRITES);
 	ck_assert_int_eq(events_with_id("late-1"), 0);
 }
