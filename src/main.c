@@ -8,10 +8,11 @@
  *   engagementd [--config FILE] account create|list ...
  *
  * Shutdown order on SIGTERM/SIGINT: stop accepting and finish requests in
- * flight (each has committed or spooled before answering), stop the
- * background thread, stop the spool's loader and close the spool (what it
- * still holds is loaded at the next start), stop the scorecard cache's
- * listener, then close the database pool.
+ * flight, including the writes waiting for their group commit (each has
+ * committed or spooled before answering), stop the background thread,
+ * stop the spool's loader and close the spool (what it still holds is
+ * loaded at the next start), stop the committer threads, stop the
+ * scorecard cache's listener, then close the database pool.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -27,6 +28,7 @@
 #include "core/timeutil.h"
 #include "http/http.h"
 #include "http/ratelimit.h"
+#include "ingest/group.h"
 #include "ingest/spool.h"
 #include "store/db.h"
 #include "store/fits.h"
@@ -316,8 +318,11 @@ cmd_serve(struct service *svc)
 	if (prepare_database(svc))
 		svc->migrated_at_start = true;
 	start_cache(svc);
+	/* before the spool's loader, which commits through them */
+	group_start(&svc->ctx.ingest);
 	if (!start_spool(svc, &err)) {
 		log_error("%s", err.message);
+		group_stop();
 		stop_cache(svc);
 		return 1;
 	}
@@ -325,6 +330,7 @@ cmd_serve(struct service *svc)
 	if (srv == NULL) {
 		log_error("%s", err.message);
 		spool_close(svc->ctx.ingest.spool);
+		group_stop();
 		stop_cache(svc);
 		return 1;
 	}
@@ -343,6 +349,7 @@ cmd_serve(struct service *svc)
 	pthread_join(svc->background, NULL);
 	spool_close(svc->ctx.ingest.spool);
 	svc->ctx.ingest.spool = NULL;
+	group_stop();
 	stop_cache(svc);
 	verdict_rules_free(&svc->ctx.ingest.rules);
 	ratelimit_free(svc->ctx.limiter);

@@ -2,9 +2,13 @@
  * http.h - the HTTP front: libmicrohttpd set-up, the request lifecycle and
  * limits, the route table and JSON responses.
  *
- * Handlers run on libmicrohttpd's worker threads and may block on the
- * database; the pool therefore has more threads than cores (config
- * [http] threads).  Everything a request allocates hangs off its struct
+ * Handlers run on a few polling threads (one per core by default, config
+ * [http] threads), each serving many connections with epoll, so a handler
+ * must not wait long: a short indexed query is fine, a wait for a group
+ * commit, a row lock or a model fit is not.  Such work either leaves the
+ * polling thread with its connection suspended (http_suspend, used by the
+ * write path) or runs the whole handler on a worker thread (routes marked
+ * blocking).  Everything a request allocates hangs off its struct
  * http_request, freed in one place when libmicrohttpd reports the request
  * completed.
  */
@@ -34,13 +38,19 @@ struct http_route {
 	const char *pattern;
 	http_handler_fn handler;
 	bool needs_body; /* read the body before calling the handler */
+	/* may wait long (row locks, a model fit): runs on a worker thread
+	 * while its connection is suspended, never on a polling thread */
+	bool blocking;
 };
+
+/* How many worker threads run the handlers of blocking routes. */
+#define HTTP_BLOCKING_WORKERS 2
 
 struct http_limits {
 	size_t max_body_bytes;
 	unsigned max_connections;
 	unsigned connection_timeout_s;
-	unsigned threads;
+	unsigned threads; /* polling threads; 0: one per core */
 	bool access_log;
 };
 
@@ -59,8 +69,10 @@ struct http_server *http_server_start(const char *listen,
 unsigned http_server_port(const struct http_server *srv);
 
 /*
- * Stops accepting, lets requests in flight finish, and frees the server.
- * NULL is accepted.
+ * Stops accepting, waits until every suspended request has been resumed
+ * and answered, then closes the remaining connections and frees the
+ * server.  While it waits, a request that would be suspended is answered
+ * 503 instead.  NULL is accepted.
  */
 void http_server_stop(struct http_server *srv);
 
@@ -98,5 +110,29 @@ void http_respond_err(struct http_request *req, const struct err *err);
 
 /* Sends an empty body (204, or 200 for HEAD). */
 void http_respond_empty(struct http_request *req, unsigned status);
+
+/* Answers a resumed request (see http_suspend); runs on a polling thread. */
+typedef void (*http_resume_fn)(struct http_request *req, void *state);
+
+/*
+ * Suspends req, from its handler on a polling thread, so that the thread
+ * serves other connections while another thread does the slow part.  That
+ * thread calls http_resume once it is done; then on_resume(req, state)
+ * runs on a polling thread and answers the request.  From this call on req
+ * owns state: free_state (may be NULL) frees it when the request ends,
+ * whether or not on_resume ran (a client may be gone by then).  The
+ * handler must not touch state once it handed it to the other thread.
+ *
+ * Returns false, after answering 503, when the server is stopping; state
+ * then stays the caller's.  No connection timeout runs while suspended.
+ */
+bool http_suspend(struct http_request *req, http_resume_fn on_resume,
+    void *state, void (*free_state)(void *)) MUST_CHECK;
+
+/*
+ * Resumes a request suspended by http_suspend; any thread, exactly once.
+ * The caller must not touch req or its state afterwards.
+ */
+void http_resume(struct http_request *req);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "core/err.h"
 #include "ingest/event.h"
+#include "ingest/group.h"
 #include "ingest/spool.h"
 #include "ingest/verdict.h"
 #include "model/model.h"
@@ -42,18 +43,42 @@ struct ingest_result {
 };
 
 /*
- * Writes batch for account in one transaction: verdicts, contacts,
- * events, messages, summaries and bands.  When the database cannot commit
- * and a spool is configured, the batch (verdicts decided, privacy rules
- * applied) is written to the spool instead and true is returned with
- * result->spooled set; the transaction was rolled back, so nothing of it
- * is in the database.  Returns false with err set (503
- * database_unavailable) when neither could take it; nothing of the batch
- * is then kept.
+ * One request's write, settled on a committer thread (group.h) so that
+ * the thread that parsed the request never waits for PostgreSQL.  The
+ * caller fills the first block and keeps the struct (and the batch) alive
+ * until done has been called.
  */
-bool ingest_write(struct ingest *ing, int64_t account_id, const char *provider,
-    struct event_batch *batch, struct ingest_result *result,
-    struct err *err) MUST_CHECK;
+struct ingest_write {
+	int64_t account_id;
+	const char *provider;
+	struct event_batch *batch; /* not empty; verdicts decided here */
+	/* called once, on a committer thread, when the outcome below is
+	 * final; the write (and its batch) may be freed from then on */
+	void (*done)(struct ingest_write *write);
+	void *done_arg;
+
+	/* ok: result says what was stored or spooled.  !ok: err is set
+	 * (503 database_unavailable) and nothing of the batch is kept. */
+	bool ok;
+	struct ingest_result result;
+	struct err err;
+
+	/* the writer's own */
+	struct ingest *ing;
+	struct group_job job;
+};
+
+/*
+ * Writes a batch for account in one transaction: verdicts, contacts,
+ * events, messages, summaries and bands, shared with the other requests
+ * of the moment by group commit.  When the database cannot commit and a
+ * spool is configured, the batch (verdicts decided, privacy rules
+ * applied) is written to the spool instead, flushed to disk, and the
+ * write is ok with result.spooled set; the transaction was rolled back,
+ * so nothing of it is in the database.  When neither could take it, the
+ * write is not ok.  Returns at once; write->done reports the outcome.
+ */
+void ingest_write_submit(struct ingest *ing, struct ingest_write *write);
 
 /* How one transaction ended. */
 enum ingest_commit_status {

@@ -1,6 +1,11 @@
 /*
  * events.c - the write resources: native events and the mail senders'
- * webhooks.  Both end in ingest_write, which commits before we answer.
+ * webhooks, and the model refit.
+ *
+ * A write is authenticated, parsed and verified on the polling thread,
+ * then handed to group commit with the connection suspended; the answer
+ * is built when the committer resumes it, after the events committed (or
+ * were spooled), so the polling thread never waits for PostgreSQL.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +15,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/timeutil.h"
+#include "core/xmalloc.h"
 #include "senders/sender.h"
 #include "store/db.h"
 #include "store/fits.h"
@@ -42,12 +48,89 @@ rejections_json(const struct ingest_rejection *rej, size_t count)
 	return list;
 }
 
+/* A write between its hand-off and its answer; the request owns it. */
+struct pending_write {
+	struct ingest_write write;
+	struct http_request *req;
+	struct event_batch batch;
+	bool webhook;
+	/* native: the events that failed validation, listed in the answer */
+	struct ingest_rejection *rejected;
+	size_t rejected_count;
+	/* webhook: how many events failed the common validation */
+	size_t dropped;
+};
+
+static void
+pending_write_free(void *state)
+{
+	struct pending_write *pw = state;
+
+	event_batch_clear(&pw->batch);
+	free(pw->rejected);
+	free(pw);
+}
+
+/* On the committer thread, once the write is settled. */
+static void
+write_settled(struct ingest_write *write)
+{
+	struct pending_write *pw = write->done_arg;
+
+	http_resume(pw->req);
+}
+
+/* The answer, on the polling thread after the resume: as it always was. */
+static void
+answer_write(struct http_request *req, void *state)
+{
+	struct pending_write *pw = state;
+	const struct ingest_result *result = &pw->write.result;
+	size_t accepted = result->spooled ? pw->batch.count : result->accepted;
+
+	if (!pw->write.ok) {
+		api_respond_unavailable(req, &pw->write.err);
+	} else if (pw->webhook) {
+		http_respond_json(req, 200,
+		    json_pack("{s:I,s:I,s:I,s:I,s:b}", "accepted",
+			(json_int_t)accepted, "duplicates",
+			(json_int_t)result->duplicates, "ignored",
+			(json_int_t)result->ignored, "rejected",
+			(json_int_t)pw->dropped, "spooled", result->spooled));
+	} else {
+		http_respond_json(req, 202,
+		    json_pack("{s:I,s:I,s:o,s:b}", "accepted",
+			(json_int_t)accepted, "duplicates",
+			(json_int_t)result->duplicates, "rejected",
+			rejections_json(pw->rejected, pw->rejected_count),
+			"spooled", result->spooled));
+	}
+}
+
+/* Suspends req and hands pw (taken) to group commit. */
+static void
+write_later(struct http_request *req, int64_t account, const char *provider,
+    struct pending_write *pw)
+{
+	pw->req = req;
+	pw->write.account_id = account;
+	pw->write.provider = provider;
+	pw->write.batch = &pw->batch;
+	pw->write.done = write_settled;
+	pw->write.done_arg = pw;
+	if (!http_suspend(req, answer_write, pw, pending_write_free)) {
+		pending_write_free(pw);
+		return;
+	}
+	ingest_write_submit(&api_ctx->ingest, &pw->write);
+}
+
 void
 api_events_post(struct http_request *req)
 {
 	struct event_batch batch = { 0 };
 	struct ingest_rejection *rejected = NULL;
-	struct ingest_result result;
+	struct pending_write *pw;
 	struct err err = { 0 };
 	size_t rejected_count = 0, len;
 	const char *body;
@@ -76,17 +159,12 @@ api_events_post(struct http_request *req)
 		http_respond_json(req, 400, e);
 		goto out;
 	}
-	if (!ingest_write(&api_ctx->ingest, http_account(req), "native", &batch,
-		&result, &err)) {
-		api_respond_unavailable(req, &err);
-		goto out;
-	}
-	http_respond_json(req, 202,
-	    json_pack("{s:I,s:I,s:o,s:b}", "accepted",
-		(json_int_t)(result.spooled ? batch.count : result.accepted),
-		"duplicates", (json_int_t)result.duplicates, "rejected",
-		rejections_json(rejected, rejected_count), "spooled",
-		result.spooled));
+	pw = xcalloc(1, sizeof(*pw));
+	pw->batch = batch;
+	pw->rejected = rejected;
+	pw->rejected_count = rejected_count;
+	write_later(req, http_account(req), "native", pw);
+	return;
 out:
 	event_batch_clear(&batch);
 	free(rejected);
@@ -219,27 +297,31 @@ drop_invalid(struct event_batch *batch)
 	return dropped;
 }
 
+/* Takes out's batch: answers now when nothing is left to store, else
+ * after group commit. */
 static void
 webhook_answer(struct http_request *req, const char *provider, int64_t account,
     struct sender_result *out)
 {
-	struct ingest_result result;
-	struct err err = { 0 };
 	size_t dropped = drop_invalid(&out->batch);
+	struct pending_write *pw;
 
 	metrics_add(METRIC_EVENTS_REJECTED, dropped);
-	if (!ingest_write(&api_ctx->ingest, account, provider, &out->batch,
-		&result, &err)) {
-		api_respond_unavailable(req, &err);
+	if (out->batch.count == 0) {
+		metrics_add(METRIC_EVENTS_IGNORED, out->batch.ignored);
+		http_respond_json(req, 200,
+		    json_pack("{s:I,s:I,s:I,s:I,s:b}", "accepted",
+			(json_int_t)0, "duplicates", (json_int_t)0, "ignored",
+			(json_int_t)out->batch.ignored, "rejected",
+			(json_int_t)dropped, "spooled", false));
 		return;
 	}
-	http_respond_json(req, 200,
-	    json_pack("{s:I,s:I,s:I,s:I,s:b}", "accepted",
-		(json_int_t)(result.spooled ? out->batch.count
-					    : result.accepted),
-		"duplicates", (json_int_t)result.duplicates, "ignored",
-		(json_int_t)result.ignored, "rejected", (json_int_t)dropped,
-		"spooled", result.spooled));
+	pw = xcalloc(1, sizeof(*pw));
+	pw->batch = out->batch;
+	memset(&out->batch, 0, sizeof(out->batch));
+	pw->webhook = true;
+	pw->dropped = dropped;
+	write_later(req, account, provider, pw);
 }
 
 void

@@ -29,9 +29,11 @@ const struct http_route api_routes[] = {
 	{ "GET", "/v1/scorecard", api_scorecard_by_email, false },
 	{ "POST", "/v1/scorecards", api_scorecards_batch, true },
 	{ "GET", "/v1/contacts", api_contacts_list, false },
-	{ "PUT", "/v1/contacts/{contact_id}", api_contact_put, true },
-	{ "DELETE", "/v1/contacts/{contact_id}", api_contact_delete, false },
-	{ "POST", "/v1/admin/refit", api_refit, false },
+	/* these wait on contact row locks (a running merge) or a model fit */
+	{ "PUT", "/v1/contacts/{contact_id}", api_contact_put, true, true },
+	{ "DELETE", "/v1/contacts/{contact_id}", api_contact_delete, false,
+	    true },
+	{ "POST", "/v1/admin/refit", api_refit, false, true },
 	{ NULL, NULL, NULL, false },
 };
 

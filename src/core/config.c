@@ -105,7 +105,7 @@ static const struct config_key config_keys[] = {
 	{ "http", "listen", KEY_STRING, FIELD(listen), "127.0.0.1:8080", 0, 0,
 	    0, check_listen, "address and port to serve on, host:port" },
 	{ "http", "threads", KEY_INT, FIELD(threads), "0", 0, 256, 0, NULL,
-	    "worker threads polling connections; 0: a thread per connection" },
+	    "threads polling connections (epoll); 0: one per core" },
 	{ "http", "max_body_bytes", KEY_INT, FIELD(max_body_bytes), "4194304",
 	    1024, 1073741824, 0, NULL, "largest request body accepted" },
 	{ "http", "max_batch_events", KEY_INT, FIELD(max_batch_events), "5000",

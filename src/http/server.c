@@ -4,7 +4,20 @@
  * accept -> first callback: route lookup, early limits (413, 404, 405)
  *        -> body callbacks: copy up to the body limit
  *        -> last callback: the handler runs and answers exactly once
+ *           (or suspends the connection; see below)
  *        -> completed callback: access log line, metrics, free
+ *
+ * libmicrohttpd runs a few polling threads with epoll (one per core by
+ * default); a thread that waited on PostgreSQL would stall every other
+ * connection it polls.  So a handler with slow work suspends its
+ * connection (http_suspend), hands the work to another thread and
+ * returns; that thread resumes the connection when done, and the next
+ * callback answers from what it left.  Routes marked blocking get this for
+ * their whole handler: it runs on one of HTTP_BLOCKING_WORKERS worker
+ * threads and its answer is queued once the connection is resumed, since
+ * libmicrohttpd takes a response only from the connection's own thread.
+ * Stopping waits for every suspended request, because libmicrohttpd
+ * cannot stop with a connection still suspended.
  *
  * The URL is kept percent-encoded (identity unescape callback) so that an
  * encoded '/' inside a contact id cannot change which route matches; path
@@ -13,12 +26,14 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/metrics.h"
@@ -32,6 +47,15 @@ struct http_server {
 	const struct http_route *routes;
 	struct http_limits limits;
 	unsigned port;
+
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	unsigned suspended; /* requests suspended and not completed yet */
+	bool stopping;      /* no request may be suspended any more */
+	/* requests of blocking routes waiting for a worker, oldest first */
+	struct http_request *blocking_head, **blocking_tail;
+	pthread_t workers[HTTP_BLOCKING_WORKERS];
+	int worker_count;
 };
 
 struct http_request {
@@ -49,6 +73,18 @@ struct http_request {
 	int64_t started_us;
 	int64_t account_id;
 	char *query_cache; /* decoded value returned by the last http_query */
+
+	/* http_suspend: set from the suspension until the resumed callback */
+	bool suspended;
+	bool counted; /* in srv->suspended until the request completes */
+	http_resume_fn on_resume;
+	void *resume_state;
+	void (*free_state)(void *);
+	/* a blocking route's answer, made on a worker thread and queued on
+	 * the polling thread after the resume */
+	bool capture;
+	struct MHD_Response *captured;
+	struct http_request *next_blocking;
 };
 
 static atomic_uint_fast64_t request_counter;
@@ -62,6 +98,12 @@ queue(struct http_request *req, unsigned status, struct MHD_Response *resp)
 {
 	if (resp == NULL) {
 		log_error("could not create a response");
+		return;
+	}
+	if (req->capture) {
+		req->captured = resp;
+		req->status = status;
+		req->answered = true;
 		return;
 	}
 	if (MHD_queue_response(req->conn, status, resp) != MHD_YES)
@@ -241,6 +283,105 @@ http_account(const struct http_request *req)
 }
 
 /* ------------------------------------------------------------------ */
+/* Suspended requests                                                  */
+/* ------------------------------------------------------------------ */
+
+bool
+http_suspend(struct http_request *req, http_resume_fn on_resume, void *state,
+    void (*free_state)(void *))
+{
+	struct http_server *srv = req->srv;
+
+	pthread_mutex_lock(&srv->lock);
+	if (srv->stopping) {
+		pthread_mutex_unlock(&srv->lock);
+		http_respond_json_header(req, 503,
+		    error_body(
+			"shutting_down", "the service is stopping; try again"),
+		    "Retry-After", "5");
+		return false;
+	}
+	srv->suspended++;
+	pthread_mutex_unlock(&srv->lock);
+	req->counted = true;
+	req->suspended = true;
+	req->on_resume = on_resume;
+	req->resume_state = state;
+	req->free_state = free_state;
+	/* before the hand-off: the other thread may resume at once */
+	MHD_suspend_connection(req->conn);
+	return true;
+}
+
+void
+http_resume(struct http_request *req)
+{
+	MHD_resume_connection(req->conn);
+}
+
+/* Queues what a blocking route's handler answered on its worker. */
+static void
+answer_captured(struct http_request *req, void *state)
+{
+	struct MHD_Response *resp = req->captured;
+
+	(void)state;
+	req->captured = NULL;
+	req->capture = false;
+	if (resp == NULL) {
+		req->answered = false;
+		return;
+	}
+	if (MHD_queue_response(req->conn, req->status, resp) != MHD_YES)
+		log_error(
+		    "could not queue a response with status %u", req->status);
+	MHD_destroy_response(resp);
+}
+
+static void *
+blocking_worker(void *arg)
+{
+	struct http_server *srv = arg;
+	struct http_request *req;
+
+	pthread_mutex_lock(&srv->lock);
+	for (;;) {
+		if (srv->blocking_head == NULL) {
+			if (srv->stopping && srv->suspended == 0)
+				break;
+			pthread_cond_wait(&srv->changed, &srv->lock);
+			continue;
+		}
+		req = srv->blocking_head;
+		srv->blocking_head = req->next_blocking;
+		if (srv->blocking_head == NULL)
+			srv->blocking_tail = &srv->blocking_head;
+		pthread_mutex_unlock(&srv->lock);
+		req->route->handler(req);
+		http_resume(req);
+		pthread_mutex_lock(&srv->lock);
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return NULL;
+}
+
+/* Hands a blocking route's request to the workers, or answers 503. */
+static void
+run_blocking(struct http_request *req)
+{
+	struct http_server *srv = req->srv;
+
+	if (!http_suspend(req, answer_captured, NULL, NULL))
+		return;
+	req->capture = true;
+	pthread_mutex_lock(&srv->lock);
+	*srv->blocking_tail = req;
+	srv->blocking_tail = &req->next_blocking;
+	pthread_cond_signal(&srv->changed);
+	pthread_mutex_unlock(&srv->lock);
+}
+
+/* ------------------------------------------------------------------ */
 /* libmicrohttpd callbacks                                             */
 /* ------------------------------------------------------------------ */
 
@@ -332,15 +473,26 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		req->body[req->body_len] = '\0';
 		return MHD_YES;
 	}
-	if (req->answered)
-		return MHD_YES;
-	if (req->body_too_large) {
-		http_respond_error(req, 413, "body_too_large",
-		    "the body is larger than %zu bytes",
-		    srv->limits.max_body_bytes);
-		return MHD_YES;
+	if (req->suspended) {
+		/* the callback after http_resume */
+		req->suspended = false;
+		req->on_resume(req, req->resume_state);
+	} else {
+		if (req->answered)
+			return MHD_YES;
+		if (req->body_too_large) {
+			http_respond_error(req, 413, "body_too_large",
+			    "the body is larger than %zu bytes",
+			    srv->limits.max_body_bytes);
+			return MHD_YES;
+		}
+		if (req->route->blocking)
+			run_blocking(req);
+		else
+			req->route->handler(req);
+		if (req->suspended)
+			return MHD_YES;
 	}
-	req->route->handler(req);
 	if (!req->answered) {
 		log_error("handler for %s gave no answer", req->route->pattern);
 		http_respond_error(req, 500, "internal", "internal error");
@@ -372,6 +524,16 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		log_kv(LOG_INFO, "request done", "req", id, "method",
 		    req->method, "route", http_route_pattern(req), "status",
 		    status, "ms", ms, NULL);
+	}
+	if (req->free_state != NULL)
+		req->free_state(req->resume_state);
+	if (req->captured != NULL)
+		MHD_destroy_response(req->captured);
+	if (req->counted) {
+		pthread_mutex_lock(&srv->lock);
+		srv->suspended--;
+		pthread_cond_broadcast(&srv->changed);
+		pthread_mutex_unlock(&srv->lock);
 	}
 	http_match_clear(&req->match);
 	free(req->query_cache);
@@ -419,6 +581,20 @@ parse_listen(const char *listen, struct sockaddr_in *addr, struct err *err)
 	return true;
 }
 
+/* Lets the workers exit once nothing is suspended, and joins them. */
+static void
+stop_workers(struct http_server *srv)
+{
+	pthread_mutex_lock(&srv->lock);
+	srv->stopping = true;
+	pthread_cond_broadcast(&srv->changed);
+	pthread_mutex_unlock(&srv->lock);
+	for (int i = 0; i < srv->worker_count; i++)
+		pthread_join(srv->workers[i], NULL);
+	pthread_mutex_destroy(&srv->lock);
+	pthread_cond_destroy(&srv->changed);
+}
+
 struct http_server *
 http_server_start(const char *listen, const struct http_route *routes,
     const struct http_limits *limits, struct err *err)
@@ -426,35 +602,44 @@ http_server_start(const char *listen, const struct http_route *routes,
 	struct http_server *srv;
 	struct sockaddr_in addr;
 	const union MHD_DaemonInfo *info;
-	unsigned int flags;
+	unsigned int flags, threads = limits->threads;
 
 	if (!parse_listen(listen, &addr, err))
 		return NULL;
+	if (threads == 0) {
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+		threads = cores > 0 ? (unsigned)cores : 1U;
+	}
 	srv = xcalloc(1, sizeof(*srv));
 	srv->routes = routes;
 	srv->limits = *limits;
-	/* A thread per connection suits handlers that block on PostgreSQL:
-	 * a waiting request holds only its own connection.  A fixed pool of
-	 * polling threads is available for deployments that want a bound. */
-	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_TURBO;
-	if (limits->threads == 0)
-		flags |= MHD_USE_THREAD_PER_CONNECTION;
-	else
-		flags |= MHD_USE_EPOLL_LINUX_ONLY;
+	pthread_mutex_init(&srv->lock, NULL);
+	pthread_cond_init(&srv->changed, NULL);
+	srv->blocking_tail = &srv->blocking_head;
+	for (int i = 0; i < HTTP_BLOCKING_WORKERS; i++)
+		if (pthread_create(&srv->workers[srv->worker_count], NULL,
+			blocking_worker, srv) == 0)
+			srv->worker_count++;
+	/* See the file comment: polling threads never wait on the database,
+	 * so one per core serves every connection. */
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY |
+		MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
 	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-	    MHD_OPTION_THREAD_POOL_SIZE,
-	    limits->threads == 0 ? 0U : (unsigned)limits->threads,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)limits->max_connections,
-	    MHD_OPTION_CONNECTION_TIMEOUT,
+	    MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)limits->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned)limits->connection_timeout_s,
 	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 * 1024),
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 	    MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U, MHD_OPTION_END);
-	if (srv->daemon == NULL) {
+	if (srv->daemon == NULL || srv->worker_count == 0) {
 		err_set(err, 500, "listen_failed", "could not listen on %s",
 		    listen);
+		if (srv->daemon != NULL)
+			MHD_stop_daemon(srv->daemon);
+		stop_workers(srv);
 		free(srv);
 		return NULL;
 	}
@@ -472,9 +657,23 @@ http_server_port(const struct http_server *srv)
 void
 http_server_stop(struct http_server *srv)
 {
+	MHD_socket listener;
+
 	if (srv == NULL)
 		return;
-	MHD_quiesce_daemon(srv->daemon);
+	/* closed here, or clients would queue on it until the exit */
+	listener = MHD_quiesce_daemon(srv->daemon);
+	if (listener != MHD_INVALID_SOCKET)
+		close(listener);
+	pthread_mutex_lock(&srv->lock);
+	srv->stopping = true;
+	if (srv->suspended > 0)
+		log_info("waiting for %u suspended requests", srv->suspended);
+	/* bounded by the work itself: statement timeouts, pool waits */
+	while (srv->suspended > 0)
+		pthread_cond_wait(&srv->changed, &srv->lock);
+	pthread_mutex_unlock(&srv->lock);
 	MHD_stop_daemon(srv->daemon);
+	stop_workers(srv);
 	free(srv);
 }

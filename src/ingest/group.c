@@ -1,14 +1,15 @@
 /*
  * group.c - group commit for the write path (see include/ingest/group.h).
  *
- * There is no committer thread: a request that finds fewer than
+ * Requests queue their batches; a committer thread that finds fewer than
  * ing->max_groups transactions running becomes a leader, takes every
- * queued request of the same account (up to GROUP_MAX_EVENTS events), runs
- * the transaction on its own thread and wakes the others with their
- * results.  A request of another account waits for the next round, where
- * it leads or is taken.  Groups running side by side lock their contacts
- * in one order (store/events.c), and a group that still loses a deadlock
- * is run again.
+ * queued request of the same account as the oldest (up to
+ * GROUP_MAX_EVENTS events), runs the transaction and calls each request
+ * back with its result.  A request of another account waits for the next
+ * round.  There are twice as many committers as groups so that the next
+ * group's statements run while the previous group waits for its COMMIT.
+ * Groups running side by side lock their contacts in one order
+ * (store/events.c), and a group that still loses a deadlock is run again.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -22,21 +23,16 @@
 #include "store/fits.h"
 #include "store/scoresync.h"
 
-struct group_job {
-	int64_t account_id;
-	struct store_batch batch;
-	int64_t now_ms;
-	bool done;
-	bool ok;
-	bool broken;
-	struct err err;
-	struct group_job *next;
-};
-
 static pthread_mutex_t group_lock = PTHREAD_MUTEX_INITIALIZER;
+/* committers wait here for a job and a free group slot */
 static pthread_cond_t group_changed = PTHREAD_COND_INITIALIZER;
-static struct group_job *queue_head;
+/* group_commit's callers wait here for their job */
+static pthread_cond_t group_settled = PTHREAD_COND_INITIALIZER;
+static struct group_job *queue_head, **queue_tail = &queue_head;
 static int groups_running;
+static bool committers_stopping;
+static pthread_t *committers;
+static int committer_count;
 
 /* Scores every touched contact with the account's model and writes its
  * summary and scores back. */
@@ -158,6 +154,8 @@ take_group(size_t *count)
 			continue;
 		}
 		*link = job->next;
+		if (queue_tail == &job->next)
+			queue_tail = link;
 		job->next = NULL;
 		*tail = job;
 		tail = &job->next;
@@ -169,15 +167,16 @@ take_group(size_t *count)
 
 /*
  * Called with the lock held and a running slot taken; returns with the
- * lock held.  The next group may start its statements while this one waits for
- * its COMMIT to reach the disk: it can only wait on this group's row locks,
- * never the other way round, so the overlap cannot deadlock, and the disk
- * flush, the slowest step, no longer stalls the queue.
+ * lock held, after calling every job back without it.  The next group
+ * may start its statements while this one waits for its COMMIT to reach the
+ * disk: it can only wait on this group's row locks, never the other way round,
+ * so the overlap cannot deadlock, and the disk flush, the slowest step, no
+ * longer stalls the queue.
  */
 static void
 lead(struct ingest *ing)
 {
-	struct group_job *jobs, *job;
+	struct group_job *jobs, *job, *next;
 	struct store_batch *batches;
 	struct err err = { 0 };
 	size_t count, i;
@@ -207,16 +206,100 @@ lead(struct ingest *ing)
 
 	ok = conn != NULL && group_finish(ing, conn, &broken, &err);
 
-	pthread_mutex_lock(&group_lock);
-	for (job = jobs, i = 0; job != NULL; job = job->next, i++) {
+	for (job = jobs, i = 0; job != NULL; job = next, i++) {
+		next = job->next;
 		job->batch.counts = batches[i].counts;
 		job->ok = ok;
 		job->broken = broken;
 		job->err = err;
-		job->done = true;
+		job->done(job);
 	}
-	pthread_cond_broadcast(&group_changed);
 	free(batches);
+	pthread_mutex_lock(&group_lock);
+}
+
+static void *
+committer_main(void *arg)
+{
+	struct ingest *ing = arg;
+
+	pthread_mutex_lock(&group_lock);
+	for (;;) {
+		if (queue_head != NULL && groups_running < ing->max_groups) {
+			groups_running++;
+			lead(ing);
+		} else if (committers_stopping && queue_head == NULL) {
+			break;
+		} else {
+			pthread_cond_wait(&group_changed, &group_lock);
+		}
+	}
+	pthread_mutex_unlock(&group_lock);
+	return NULL;
+}
+
+void
+group_start(struct ingest *ing)
+{
+	int want = 2 * (ing->max_groups > 0 ? ing->max_groups : 1);
+
+	committers = xcalloc((size_t)want, sizeof(*committers));
+	committers_stopping = false;
+	for (committer_count = 0; committer_count < want; committer_count++)
+		if (pthread_create(&committers[committer_count], NULL,
+			committer_main, ing) != 0)
+			abort();
+}
+
+void
+group_stop(void)
+{
+	pthread_mutex_lock(&group_lock);
+	committers_stopping = true;
+	pthread_cond_broadcast(&group_changed);
+	pthread_mutex_unlock(&group_lock);
+	for (int i = 0; i < committer_count; i++)
+		pthread_join(committers[i], NULL);
+	free(committers);
+	committers = NULL;
+	committer_count = 0;
+}
+
+void
+group_submit(struct group_job *job)
+{
+	job->next = NULL;
+	pthread_mutex_lock(&group_lock);
+	*queue_tail = job;
+	queue_tail = &job->next;
+	pthread_cond_signal(&group_changed);
+	pthread_mutex_unlock(&group_lock);
+}
+
+bool
+group_job_result(const struct group_job *job, struct store_write_counts *counts,
+    bool *broken, struct err *err)
+{
+	*counts = job->batch.counts;
+	*broken = job->broken;
+	if (!job->ok)
+		err_set(err, job->err.status != 0 ? job->err.status : 503,
+		    job->err.code[0] != '\0' ? job->err.code
+					     : "database_unavailable",
+		    "%s", job->err.message);
+	return job->ok;
+}
+
+/* group_commit's callback: wakes the thread waiting for job. */
+static void
+wake_waiter(struct group_job *job)
+{
+	bool *settled = job->done_arg;
+
+	pthread_mutex_lock(&group_lock);
+	*settled = true;
+	pthread_cond_broadcast(&group_settled);
+	pthread_mutex_unlock(&group_lock);
 }
 
 bool
@@ -224,36 +307,22 @@ group_commit(struct ingest *ing, int64_t account_id, const char *provider,
     const struct event_batch *batch, int64_t now_ms,
     struct store_write_counts *counts, bool *broken, struct err *err)
 {
-	struct group_job job, **link;
+	struct group_job job;
+	bool settled = false;
 
+	(void)ing; /* the committers were started with it */
 	memset(&job, 0, sizeof(job));
 	job.account_id = account_id;
 	job.batch.provider = provider;
 	job.batch.batch = batch;
 	job.now_ms = now_ms;
+	job.done = wake_waiter;
+	job.done_arg = &settled;
+	group_submit(&job);
 
 	pthread_mutex_lock(&group_lock);
-	for (link = &queue_head; *link != NULL; link = &(*link)->next)
-		;
-	*link = &job;
-	while (!job.done) {
-		/* lead only when there is a queue to take: our own job may
-		 * already sit in a group whose COMMIT is on its way */
-		if (groups_running < ing->max_groups && queue_head != NULL) {
-			groups_running++;
-			lead(ing);
-		} else {
-			pthread_cond_wait(&group_changed, &group_lock);
-		}
-	}
+	while (!settled)
+		pthread_cond_wait(&group_settled, &group_lock);
 	pthread_mutex_unlock(&group_lock);
-
-	*counts = job.batch.counts;
-	*broken = job.broken;
-	if (!job.ok)
-		err_set(err, job.err.status != 0 ? job.err.status : 503,
-		    job.err.code[0] != '\0' ? job.err.code
-					    : "database_unavailable",
-		    "%s", job.err.message);
-	return job.ok;
+	return group_job_result(&job, counts, broken, err);
 }

@@ -1,10 +1,13 @@
 /*
  * writer.c - commits one request's events (see include/ingest/ingest.h).
  *
- * Verdicts and the privacy rules are applied here; the transaction itself
- * (merge, scores, COMMIT) is shared with other requests by group commit
- * (group.c), so a scorecard or band listing never sees a contact whose
- * scores its summary no longer supports.
+ * Verdicts and the privacy rules are applied here, on the caller's
+ * thread; the transaction itself (merge, scores, COMMIT) is shared with
+ * other requests by group commit (group.c) and runs on a committer
+ * thread, which also does the spool fallback below before calling the
+ * request back, so a 2xx still means durable.  A scorecard or band
+ * listing never sees a contact whose scores its summary no longer
+ * supports.
  *
  * When the transaction cannot commit, the batch goes to the spool (if one is
  * configured) after the rollback, never alongside a partial commit; the
@@ -61,6 +64,18 @@ prepare_events(struct ingest *ing, struct event_batch *batch)
 	}
 }
 
+/* Counts a committed transaction's events into result and the metrics. */
+static void
+count_committed(
+    const struct store_write_counts *counts, struct ingest_result *result)
+{
+	result->accepted = counts->stored;
+	result->duplicates = counts->duplicates;
+	metrics_add(METRIC_EVENTS_ACCEPTED, counts->stored);
+	metrics_add(METRIC_EVENTS_DUPLICATE, counts->duplicates);
+	metrics_add(METRIC_EVENTS_IGNORED, counts->erased);
+}
+
 enum ingest_commit_status
 ingest_commit(struct ingest *ing, int64_t account_id, const char *provider,
     const struct event_batch *batch, int64_t now_ms,
@@ -72,14 +87,9 @@ ingest_commit(struct ingest *ing, int64_t account_id, const char *provider,
 	if (!group_commit(ing, account_id, provider, batch, now_ms, &counts,
 		&broken, err))
 		return broken ? INGEST_UNAVAILABLE : INGEST_FAILED;
-	result->accepted = counts.stored;
-	result->duplicates = counts.duplicates;
-	metrics_add(METRIC_EVENTS_ACCEPTED, counts.stored);
-	metrics_add(METRIC_EVENTS_DUPLICATE, counts.duplicates);
-	metrics_add(METRIC_EVENTS_IGNORED, counts.erased);
+	count_committed(&counts, result);
 	return INGEST_COMMITTED;
 }
-
 /* Writes batch to the spool after a failed commit; false if it cannot. */
 static bool
 spool_instead(struct ingest *ing, int64_t account_id, const char *provider,
@@ -102,27 +112,49 @@ spool_instead(struct ingest *ing, int64_t account_id, const char *provider,
 	return true;
 }
 
-bool
-ingest_write(struct ingest *ing, int64_t account_id, const char *provider,
-    struct event_batch *batch, struct ingest_result *result, struct err *err)
+/*
+ * The group's answer for one write, on the committer thread: counts, or
+ * the spool when the transaction did not commit, then the caller's done.
+ */
+static void
+write_settled(struct group_job *job)
 {
-	int64_t now_ms = time_now_ms();
-	bool ok = true;
+	struct ingest_write *write = job->done_arg;
+	struct store_write_counts counts;
+	bool broken;
 
-	memset(result, 0, sizeof(*result));
-	result->ignored = batch->ignored;
-	if (batch->count > 0) {
-		prepare_events(ing, batch);
-		/* A COMMIT whose answer was lost may have landed after all;
-		 * the loader's replay then counts as duplicates. */
-		ok = ingest_commit(ing, account_id, provider, batch, now_ms,
-			 result, err) == INGEST_COMMITTED ||
-		     spool_instead(
-			 ing, account_id, provider, now_ms, batch, result);
+	/* A COMMIT whose answer was lost may have landed after all; the
+	 * loader's replay then counts as duplicates. */
+	if (group_job_result(job, &counts, &broken, &write->err)) {
+		count_committed(&counts, &write->result);
+		write->ok = true;
+	} else {
+		write->ok = spool_instead(write->ing, write->account_id,
+		    write->provider, job->now_ms, write->batch, &write->result);
 	}
-	if (ok)
-		metrics_add(METRIC_EVENTS_IGNORED, batch->ignored);
-	return ok;
+	if (write->ok)
+		metrics_add(METRIC_EVENTS_IGNORED, write->batch->ignored);
+	write->done(write);
+}
+
+void
+ingest_write_submit(struct ingest *ing, struct ingest_write *write)
+{
+	write->ing = ing;
+	write->ok = false;
+	memset(&write->result, 0, sizeof(write->result));
+	err_clear(&write->err);
+	write->result.ignored = write->batch->ignored;
+	prepare_events(ing, write->batch);
+	memset(&write->job, 0, sizeof(write->job));
+	write->job.account_id = write->account_id;
+	write->job.batch.provider = write->provider;
+	write->job.batch.batch = write->batch;
+	/* the request's arrival; the group uses its newest member's */
+	write->job.now_ms = time_now_ms();
+	write->job.done = write_settled;
+	write->job.done_arg = write;
+	group_submit(&write->job);
 }
 
 enum spool_load
