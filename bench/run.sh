@@ -170,6 +170,12 @@ http_get() {
 	exec 3<&-
 }
 
+# metric NAME: the service's counter NAME from /metrics (0 if absent).
+metric() {
+	http_get "$svc_port" /metrics |
+		awk -v n="$1" '$1 == n { v = $2 } END { print v + 0 }'
+}
+
 write_ini() {
 	cat >"$work/engagementd.ini" <<EOF
 ; written by bench/run.sh: defaults, except what a benchmark must fix
@@ -380,6 +386,19 @@ measure_batched() {
 	echo "$(median <<<"$svc_rates") $(median <<<"$copy_rates")"
 }
 
+# summaries_mark / summaries_add: count the contact summaries the merge
+# advanced or recomputed between the two calls, into batched_adv/_rec.
+batched_adv=0
+batched_rec=0
+summaries_mark() {
+	mark_adv=$(metric engagementd_summaries_advanced_total)
+	mark_rec=$(metric engagementd_summaries_recomputed_total)
+}
+summaries_add() {
+	batched_adv=$((batched_adv + $(metric engagementd_summaries_advanced_total) - mark_adv))
+	batched_rec=$((batched_rec + $(metric engagementd_summaries_recomputed_total) - mark_rec))
+}
+
 # ---- phase: population ----------------------------------------------------
 
 copy_contacts() {
@@ -525,7 +544,9 @@ say "  load: service ${low_load% *} events/s, COPY ${low_load#* } events/s"
 
 rss_start
 say "batched ingestion at $BENCH_GROW_LOW stored events"
+summaries_mark
 b_low=$(measure_batched low)
+summaries_add
 rss_stop "batched, $BENCH_GROW_LOW stored"
 
 # 2. The rest of the population.
@@ -544,7 +565,9 @@ rss_start
 stmt_reset
 perf_start batched
 say "batched ingestion at $stored stored events"
+summaries_mark
 b_pop=$(measure_batched pop)
+summaries_add
 perf_stop batched
 stmt_dump "batched webhook ingestion"
 rss_stop "batched, $stored stored"
@@ -555,6 +578,8 @@ rss_start
 stmt_reset
 say "single-event ingestion, 64 connections, ${BENCH_SECONDS}s x $BENCH_REPEAT"
 single_rates=""
+adv0=$(metric engagementd_summaries_advanced_total)
+rec0=$(metric engagementd_summaries_recomputed_total)
 for i in $(seq 1 "$BENCH_REPEAT"); do
 	next_offset
 	out=$(run_load single --port "$svc_port" --api-key "$api_key" \
@@ -565,6 +590,8 @@ for i in $(seq 1 "$BENCH_REPEAT"); do
 	single_p99="$(field p99_ms "$out")"
 done
 single=$(median <<<"$single_rates")
+single_adv=$(($(metric engagementd_summaries_advanced_total) - adv0))
+single_rec=$(($(metric engagementd_summaries_recomputed_total) - rec0))
 stmt_dump "single-event ingestion"
 rss_stop "single events"
 
@@ -573,11 +600,15 @@ analyze "$pg_url"
 rss_start
 stmt_reset
 perf_start reads
+hits0=$(metric engagementd_scorecache_hits_total)
+miss0=$(metric engagementd_scorecache_misses_total)
 say "scorecard reads, 64 connections, ${BENCH_SECONDS}s x $BENCH_REPEAT"
 reads=$(wrk_repeat -t "$cores" -c 64 -d "${BENCH_SECONDS}s" \
 	-s "$root/bench/scorecard.lua" "http://127.0.0.1:$svc_port" -- \
 	"$contacts" "$api_key")
 perf_stop reads
+read_hits=$(($(metric engagementd_scorecache_hits_total) - hits0))
+read_misses=$(($(metric engagementd_scorecache_misses_total) - miss0))
 stmt_dump "scorecard reads"
 rss_stop "scorecard reads"
 
@@ -618,7 +649,9 @@ filler $((BENCH_GROW_HIGH - stored))
 [ "$BENCH_GROW_HIGH" -gt "$stored" ] && stored=$BENCH_GROW_HIGH
 rss_start
 say "batched ingestion at $stored stored events"
+summaries_mark
 b_high=$(measure_batched high)
+summaries_add
 rss_stop "batched, $stored stored"
 
 # ---- the report -----------------------------------------------------------
@@ -667,6 +700,8 @@ result=$work/result.md
 	echo "| peak resident memory of the service (MiB) | $(printf '%.1f' "$peak_rss") | | | < 128 | $(yes_no "$peak_rss < 128") |"
 	echo
 	echo "Scorecard reads answered other than 2xx: $r_bad. Scorecard body: $card_bytes bytes. Single-event p99 of the last run: $single_p99 ms."
+	echo
+	echo "Scorecard cache over the read runs (the first run starts cold): $read_hits hits, $read_misses misses. Contact summaries in the single-event runs: $single_adv advanced from their new messages, $single_rec recomputed in full; in the batched runs: $batched_adv advanced, $batched_rec recomputed."
 	echo
 	echo "Resident memory of the service by phase (MiB; sampled VmRSS peak every 0.2 s, VmHWM at the end of the phase):"
 	echo
