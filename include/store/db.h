@@ -79,6 +79,15 @@ bool db_run_command(PGconn *conn, struct db_statement *st,
     const char *const *params, struct err *err) MUST_CHECK;
 
 /*
+ * A running count kept per connection for its user (the merge counts the
+ * rows that passed through its staging tables): db_conn_tally adds n and
+ * returns the new total, db_conn_tally_reset sets it back to zero.  A
+ * connection closed and reopened starts at zero.
+ */
+uint64_t db_conn_tally(PGconn *conn, uint64_t n);
+void db_conn_tally_reset(PGconn *conn);
+
+/*
  * A pipeline: statements sent back to back and their results read after
  * one Sync, so a unit of work pays one round trip instead of one per
  * statement (libpq's pipeline mode).  Send with db_pipe_send, then call

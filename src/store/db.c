@@ -28,6 +28,7 @@
 struct prepared_entry {
 	PGconn *conn;
 	uint64_t prepared;
+	uint64_t tally; /* db_conn_tally's count */
 };
 
 static pthread_mutex_t prepared_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -89,7 +90,55 @@ prepared_mark(PGconn *conn, const struct db_statement *st)
 	if (free_slot >= 0) {
 		prepared_table[free_slot].conn = conn;
 		prepared_table[free_slot].prepared = 1ULL << (st->id - 1);
+		prepared_table[free_slot].tally = 0;
 	}
+	pthread_mutex_unlock(&prepared_lock);
+}
+
+/* The entry of conn, made if it has none; NULL when the table is full.
+ * Called with prepared_lock held. */
+static struct prepared_entry *
+entry_of(PGconn *conn)
+{
+	struct prepared_entry *free_entry = NULL;
+
+	for (int i = 0; i < DB_MAX_TRACKED; i++) {
+		if (prepared_table[i].conn == conn)
+			return &prepared_table[i];
+		if (prepared_table[i].conn == NULL && free_entry == NULL)
+			free_entry = &prepared_table[i];
+	}
+	if (free_entry != NULL) {
+		free_entry->conn = conn;
+		free_entry->prepared = 0;
+		free_entry->tally = 0;
+	}
+	return free_entry;
+}
+
+uint64_t
+db_conn_tally(PGconn *conn, uint64_t n)
+{
+	struct prepared_entry *entry;
+	uint64_t total = n;
+
+	pthread_mutex_lock(&prepared_lock);
+	entry = entry_of(conn);
+	if (entry != NULL)
+		total = entry->tally += n;
+	pthread_mutex_unlock(&prepared_lock);
+	return total;
+}
+
+void
+db_conn_tally_reset(PGconn *conn)
+{
+	struct prepared_entry *entry;
+
+	pthread_mutex_lock(&prepared_lock);
+	entry = entry_of(conn);
+	if (entry != NULL)
+		entry->tally = 0;
 	pthread_mutex_unlock(&prepared_lock);
 }
 
