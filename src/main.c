@@ -7,8 +7,8 @@
  *   engagementd [--config FILE] key create|list|revoke ...
  *   engagementd [--config FILE] account create|list ...
  *
- * Shutdown order on SIGTERM/SIGINT: stop accepting and finish requests in
- * flight, including the writes waiting for their group commit (each has
+ * Shutdown order on SIGTERM/SIGINT: refuse new writes and finish requests
+ * in flight, including the writes waiting for their group commit (each has
  * committed or spooled before answering), stop the background thread,
  * stop the spool's loader and close the spool (what it still holds is
  * loaded at the next start), stop the committer threads, stop the

@@ -657,14 +657,16 @@ http_server_port(const struct http_server *srv)
 void
 http_server_stop(struct http_server *srv)
 {
-	MHD_socket listener;
-
 	if (srv == NULL)
 		return;
-	/* closed here, or clients would queue on it until the exit */
-	listener = MHD_quiesce_daemon(srv->daemon);
-	if (listener != MHD_INVALID_SOCKET)
-		close(listener);
+	/*
+	 * The listening socket stays open while suspended requests finish:
+	 * MHD_quiesce_daemon, which would close it first, can abort the
+	 * process in libmicrohttpd 0.9.75 with a thread pool on epoll ("Failed
+	 * to remove listen FD from epoll set", seen in check_tenants).  A
+	 * request that arrives meanwhile is served, or answered 503
+	 * shutting_down if it would have to wait for a commit.
+	 */
 	pthread_mutex_lock(&srv->lock);
 	srv->stopping = true;
 	if (srv->suspended > 0)
