@@ -79,6 +79,13 @@ bool db_run_command(PGconn *conn, struct db_statement *st,
     const char *const *params, struct err *err) MUST_CHECK;
 
 /*
+ * Drops the notices and out-of-query messages libpq would otherwise print
+ * on stderr (the log there is JSON lines); the pool's connections get this
+ * when opened.
+ */
+void db_quiet_notices(PGconn *conn);
+
+/*
  * A running count kept per connection for its user (the merge counts the
  * rows that passed through its staging tables): db_conn_tally adds n and
  * returns the new total, db_conn_tally_reset sets it back to zero.  A

@@ -34,4 +34,11 @@ bool fits_refit(struct db_pool *pool, int64_t account_id,
 /* Forgets every cached fit (tests, and after an account is removed). */
 void fits_cache_clear(void);
 
+/*
+ * Forgets the cached fit of one account, so that the next write scores
+ * with the fit stored now: called when another process announces that it
+ * refitted the account (store/scoresync.c).
+ */
+void fits_cache_forget(int64_t account_id);
+
 #endif

@@ -189,6 +189,13 @@ quiet_notice(void *arg, const char *message)
 	(void)message;
 }
 
+void
+db_quiet_notices(PGconn *conn)
+{
+	if (conn != NULL)
+		PQsetNoticeProcessor(conn, quiet_notice, NULL);
+}
+
 static PGconn *
 open_connection(struct db_pool *pool)
 {

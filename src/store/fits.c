@@ -103,6 +103,16 @@ fits_cache_clear(void)
 }
 
 void
+fits_cache_forget(int64_t account_id)
+{
+	pthread_mutex_lock(&cache_lock);
+	for (size_t i = 0; i < FITS_CACHE_SLOTS; i++)
+		if (cache[i].account_id == account_id)
+			memset(&cache[i], 0, sizeof(cache[i]));
+	pthread_mutex_unlock(&cache_lock);
+}
+
+void
 fits_params(struct db_pool *pool, int64_t account_id, struct model_params *out)
 {
 	char account[24];

@@ -28,6 +28,7 @@
 #include "core/metrics.h"
 #include "core/xmalloc.h"
 #include "store/db.h"
+#include "store/fits.h"
 #include "store/pgarray.h"
 #include "store/scoresync.h"
 
@@ -408,6 +409,7 @@ scoresync_committed(PGconn *conn)
 
 struct scoresync_listener {
 	struct scorecache *cache;
+	bool connected_once; /* a later connect is a recovery, logged */
 	char *conninfo;
 	char application_name[48];
 	int wake[2]; /* a byte on wake[1] stops the thread */
@@ -438,6 +440,10 @@ listen_connect(struct scoresync_listener *l)
 	PGconn *conn = PQconnectdbParams(keys, values, 1);
 	PGresult *res;
 
+	/* libpq prints what the server says outside a query (a FATAL when
+	 * the backend is terminated, say) on stderr, which carries JSON
+	 * lines only; the loss itself is logged below */
+	db_quiet_notices(conn);
 	if (PQstatus(conn) != CONNECTION_OK) {
 		log_kv(LOG_WARNING, "the scorecard cache cannot listen",
 		    "error", PQerrorMessage(conn), NULL);
@@ -469,11 +475,17 @@ apply(struct scorecache *cache, const char *payload)
 		return;
 	}
 	if (msg.origin != origin()) {
-		if (msg.whole_account)
+		/* A whole account is announced by a refit (or by a write too
+		 * large to list): the fit this process cached for it may be
+		 * the old one, and every contact it scores would be stored
+		 * with the old numbers until the next refit. */
+		if (msg.whole_account) {
 			scorecache_invalidate_account(cache, msg.account_id);
-		else
+			fits_cache_forget(msg.account_id);
+		} else {
 			scorecache_invalidate_contacts(
 			    cache, msg.account_id, msg.contact_pks, msg.count);
+		}
 	}
 	scoresync_message_free(&msg);
 }
@@ -521,8 +533,13 @@ listener_main(void *arg)
 		}
 		retry_ms = RETRY_FIRST_MS;
 		/* from here on every commit is heard: what was cached before
-		 * may have missed some, so resume starts empty */
+		 * may have missed some, so resume starts empty, and so does
+		 * the fit cache (a refit may have been missed too) */
 		scorecache_resume(l->cache);
+		fits_cache_clear();
+		if (l->connected_once)
+			log_info("the scorecard cache is listening again");
+		l->connected_once = true;
 		metrics_add(METRIC_CACHE_LISTENER_CONNECTS, 1);
 		listen_loop(l, conn);
 		scorecache_suspend(l->cache);

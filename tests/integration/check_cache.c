@@ -281,6 +281,91 @@ START_TEST(second_process_hears_writes)
 }
 END_TEST
 
+/* Contact shape's history: which of its 8 messages were opened. */
+static bool
+history_opened(int shape, int message)
+{
+	return ((shape * 7 + message * 3) % (shape % 4 + 2)) == 0;
+}
+
+/* Contact's 8 messages in one batch, opened as shape says. */
+static void
+post_history(const struct harness_server *s, const char *contact, int shape)
+{
+	struct harness_reply reply;
+	char body[8192];
+	size_t len = 0;
+	long status;
+
+	len += (size_t)snprintf(body + len, sizeof(body) - len, "[");
+	for (int m = 0; m < 8; m++) {
+		len += (size_t)snprintf(body + len, sizeof(body) - len,
+		    "%s{\"event_id\":\"%s-%d-d\",\"type\":\"delivered\","
+		    "\"contact_id\":\"%s\",\"message_id\":\"m%d\","
+		    "\"occurred_at\":\"2025-12-%02dT09:00:00Z\"}",
+		    m > 0 ? "," : "", contact, m, contact, m, 10 + m);
+		if (history_opened(shape, m))
+			len += (size_t)snprintf(body + len, sizeof(body) - len,
+			    ",{\"event_id\":\"%s-%d-o\",\"type\":\"open\","
+			    "\"contact_id\":\"%s\",\"message_id\":\"m%d\","
+			    "\"occurred_at\":\"2025-12-%02dT09:30:00Z\","
+			    "\"user_agent\":\"Thunderbird\"}",
+			    contact, m, contact, m, 10 + m);
+	}
+	snprintf(body + len, sizeof(body) - len, "]");
+	status = harness_send_json(s, "POST", "/v1/events", body, &reply);
+	ck_assert_msg(
+	    status == 202, "POST /v1/events: %ld: %s", status, reply.body);
+	harness_reply_free(&reply);
+}
+
+/*
+ * A refit through one process changes the fit every process scores with:
+ * a contact written through the other right after it gets the same
+ * numbers as its twin that the refit rescored, not numbers from the fit
+ * the other process had cached before.
+ */
+START_TEST(second_process_hears_refits)
+{
+	struct harness_reply reply;
+	json_t *rescored, *twin;
+	char id[32];
+
+	harness_server_start(&other, db, PINNED);
+	wait_active(&srv);
+	wait_active(&other);
+	/* enough contacts for a fit of its own (MODEL_FIT_MIN_CONTACTS) */
+	for (int i = 0; i < 64; i++) {
+		snprintf(id, sizeof(id), "h-%d", i);
+		post_history(&srv, id, i);
+	}
+	/* the other process scores a contact, and so caches today's fit */
+	post_history(&other, "warm", 3);
+	ck_assert_int_eq(
+	    harness_send_json(&srv, "POST", "/v1/admin/refit", "", &reply),
+	    200);
+	harness_reply_free(&reply);
+	sleep_ms(500);
+	post_history(&other, "twin", 5);
+	rescored = card(&srv, "h-5");
+	twin = card(&other, "twin");
+	ck_assert_ptr_nonnull(rescored);
+	ck_assert_ptr_nonnull(twin);
+	ck_assert_msg(json_equal(json_object_get(rescored, "score"),
+			  json_object_get(twin, "score")) &&
+			  json_equal(json_object_get(rescored,
+					 "predicted_open_rate"),
+			      json_object_get(twin, "predicted_open_rate")),
+	    "the twin was scored with another fit: %s against %s",
+	    json_dumps(json_object_get(twin, "predicted_open_rate"),
+		JSON_ENCODE_ANY),
+	    json_dumps(json_object_get(rescored, "predicted_open_rate"),
+		JSON_ENCODE_ANY));
+	json_decref(rescored);
+	json_decref(twin);
+}
+END_TEST
+
 START_TEST(lost_listener_empties_the_cache)
 {
 	char sql[256];
@@ -369,6 +454,7 @@ scorecache_suite(void)
 	tcase_add_test(tc, batch_read_after_event);
 	tcase_add_test(tc, put_and_delete);
 	tcase_add_test(tc, refit_flushes_the_account);
+	tcase_add_test(tc, second_process_hears_refits);
 	tcase_add_test(tc, second_process_hears_writes);
 	tcase_add_test(tc, lost_listener_empties_the_cache);
 	tcase_add_test(tc, counts_expire_with_the_clock);
