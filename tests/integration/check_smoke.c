@@ -77,9 +77,10 @@ START_TEST(readyz_after_self_migration)
 			     "WHERE table_name = 'events'"),
 	    1);
 	/* 005: contact pages keep room for heap-only updates */
-	ck_assert_int_eq(harness_sql_int(db_url,
-			     "SELECT count(*) FROM pg_class WHERE relname ="
-			     " 'contacts' AND 'fillfactor=80' = ANY(reloptions)"),
+	ck_assert_int_eq(
+	    harness_sql_int(db_url,
+		"SELECT count(*) FROM pg_class WHERE relname ="
+		" 'contacts' AND 'fillfactor=80' = ANY(reloptions)"),
 	    1);
 }
 END_TEST
