@@ -358,14 +358,6 @@ cmd_serve(struct service *svc)
 	return 0;
 }
 
-/* Server notices ("already exists, skipping") are not for the operator. */
-static void
-quiet_notice(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
-
 /* Opens one connection for the administrative commands. */
 static PGconn *
 admin_connect(const struct config *cfg)
@@ -378,7 +370,9 @@ admin_connect(const struct config *cfg)
 		PQfinish(conn);
 		return NULL;
 	}
-	PQsetNoticeProcessor(conn, quiet_notice, NULL);
+	/* server notices ("already exists, skipping") are not for the
+	 * operator */
+	db_quiet_notices(conn);
 	return conn;
 }
 
