@@ -17,10 +17,11 @@
 #include "store/db.h"
 
 /*
- * Which statements each pooled connection has prepared: a bit per
- * statement id, in a small table keyed by the connection, since libpq has
- * no per-connection user data.  An entry is dropped when its connection is
- * closed, so a later connection at the same address starts clean.
+ * Which statements each pooled connection has prepared (a bit per
+ * statement id) and its db_conn_tally count, in a small table keyed by the
+ * connection, since libpq has no per-connection user data.  An entry is
+ * dropped when its connection is closed, so a later connection at the same
+ * address starts clean.
  */
 #define DB_MAX_STATEMENTS 64
 #define DB_MAX_TRACKED 512
@@ -72,29 +73,6 @@ prepared_has(PGconn *conn, struct db_statement *st)
 	return has;
 }
 
-static void
-prepared_mark(PGconn *conn, const struct db_statement *st)
-{
-	int free_slot = -1;
-
-	pthread_mutex_lock(&prepared_lock);
-	for (int i = 0; i < DB_MAX_TRACKED; i++) {
-		if (prepared_table[i].conn == conn) {
-			prepared_table[i].prepared |= 1ULL << (st->id - 1);
-			pthread_mutex_unlock(&prepared_lock);
-			return;
-		}
-		if (prepared_table[i].conn == NULL && free_slot < 0)
-			free_slot = i;
-	}
-	if (free_slot >= 0) {
-		prepared_table[free_slot].conn = conn;
-		prepared_table[free_slot].prepared = 1ULL << (st->id - 1);
-		prepared_table[free_slot].tally = 0;
-	}
-	pthread_mutex_unlock(&prepared_lock);
-}
-
 /* The entry of conn, made if it has none; NULL when the table is full.
  * Called with prepared_lock held. */
 static struct prepared_entry *
@@ -114,6 +92,18 @@ entry_of(PGconn *conn)
 		free_entry->tally = 0;
 	}
 	return free_entry;
+}
+
+static void
+prepared_mark(PGconn *conn, const struct db_statement *st)
+{
+	struct prepared_entry *entry;
+
+	pthread_mutex_lock(&prepared_lock);
+	entry = entry_of(conn);
+	if (entry != NULL)
+		entry->prepared |= 1ULL << (st->id - 1);
+	pthread_mutex_unlock(&prepared_lock);
 }
 
 uint64_t
